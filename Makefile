@@ -1,0 +1,46 @@
+# Every target sets up .venv on first use, so `make demo` / `make test` work from a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SHARED_DATA := $(abspath ../shared/data)
+ifneq ($(wildcard $(SHARED_DATA)),)
+export PERCEPTUAL_TIMBRE_DATA ?= $(SHARED_DATA)
+endif
+export OMP_NUM_THREADS ?= 2
+
+.PHONY: venv demo test lint bench docs clean
+
+venv: $(STAMP)
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	# CPU build of torch (a bare "torch" requirement pulls a multi-GB CUDA build)
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet "numpy>=1.25" scipy
+	# nsgt's setup.py imports numpy: build it against the installed one
+	$(PY) -m pip install --quiet --no-build-isolation nsgt==0.19
+	# tinysoundfont's optional pyaudio dependency does not build here
+	$(PY) -m pip install --quiet --no-deps tinysoundfont
+	$(PY) -m pip install --quiet -e ".[tests]"
+	touch $(STAMP)
+
+demo: venv
+	$(PY) -m perceptual_timbre --output output
+
+test: venv
+	$(PY) -m pytest
+
+lint: venv
+	$(PY) -m ruff check perceptual_timbre tests examples benchmarks
+
+bench: venv
+	$(PY) benchmarks/run_all.py --output benchmarks/results
+
+docs: venv
+	$(PY) -m pip install --quiet -e ".[docs]"
+	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+
+clean:
+	rm -rf $(VENV) output docs/_build docs/auto_examples

@@ -1,0 +1,50 @@
+"""Shared fixtures: the real shared data home, rendered SoundFont notes, seeding, pyplot."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _find_data_home():
+    env = os.environ.get("PERCEPTUAL_TIMBRE_DATA")
+    for candidate in (env, REPO.parent / "shared" / "data"):
+        if candidate and (Path(candidate) / "timbremetrics").is_dir():
+            return Path(candidate)
+    return None
+
+
+@pytest.fixture(scope="session")
+def data_home():
+    """The shared research data (13 timbre studies); skips when it is absent."""
+    home = _find_data_home()
+    if home is None:
+        pytest.skip("shared timbre data not found (set PERCEPTUAL_TIMBRE_DATA)")
+    return home
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    """Tests must not depend on global RNG state; seed it so failures reproduce."""
+    np.random.seed(0)
+    try:
+        import torch
+
+        torch.manual_seed(0)
+    except ImportError:  # pragma: no cover
+        pass
+
+
+@pytest.fixture
+def pyplot():
+    """matplotlib.pyplot on the Agg backend, closing every figure afterwards."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    yield plt
+    plt.close("all")
