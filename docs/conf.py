@@ -1,0 +1,180 @@
+"""Sphinx configuration for the perceptual_timbre documentation.
+
+Build with ``make docs`` (``sphinx -W --keep-going -b html docs docs/_build/html``).
+
+Environment switches:
+
+``PERCEPTUAL_TIMBRE_DOCS_GALLERY=0``
+    Do not execute the example gallery (pages are still generated from the scripts).
+``PERCEPTUAL_TIMBRE_FAST=1``
+    The examples shrink epochs and note counts (the fast gallery mode used in CI).
+"""
+
+import os
+import re
+import sys
+from pathlib import Path
+
+DOCS = Path(__file__).resolve().parent
+REPO = DOCS.parent
+sys.path.insert(0, str(REPO))
+
+import perceptual_timbre  # noqa: E402
+
+# The examples read the research data from the data home; default to the shared copy next
+# to the checkout, as the Makefile does.
+_shared = REPO.parent / "shared" / "data"
+if "PERCEPTUAL_TIMBRE_DATA" not in os.environ and _shared.is_dir():
+    os.environ["PERCEPTUAL_TIMBRE_DATA"] = str(_shared)
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+project = "perceptual_timbre"
+author = "perceptual_timbre developers"
+copyright = "2024-2026, perceptual_timbre developers"
+version = release = perceptual_timbre.__version__
+
+extensions = [
+    "sphinx.ext.autodoc",
+    "sphinx.ext.autosummary",
+    "sphinx.ext.mathjax",
+    "sphinx.ext.viewcode",
+    "numpydoc",
+    "sphinx_gallery.gen_gallery",
+]
+
+templates_path = ["_templates"]
+exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "auto_examples/*.ipynb",
+                    "auto_examples/*.py", "auto_examples/*.zip"]
+root_doc = "index"
+
+# -- API reference ----------------------------------------------------------------------
+autosummary_generate = True
+autosummary_imported_members = True
+autodoc_default_options = {"members": True, "inherited-members": False}
+autodoc_typehints = "none"
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+numpydoc_xref_param_type = False
+numpydoc_validation_checks = set()
+
+# -- Gallery ------------------------------------------------------------------------------
+_run_gallery = os.environ.get("PERCEPTUAL_TIMBRE_DOCS_GALLERY", "1") not in ("0", "false", "")
+
+sphinx_gallery_conf = {
+    "examples_dirs": str(REPO / "examples"),
+    "gallery_dirs": "auto_examples",
+    "filename_pattern": r"/plot_",
+    "ignore_pattern": r"__init__\.py|_helpers\.py",
+    "plot_gallery": _run_gallery,
+    # IPython.display.Audio objects render as players in the built pages.
+    "capture_repr": ("_repr_html_", "__repr__"),
+    "ignore_repr_types": r"matplotlib[text, axes]",
+    "within_subsection_order": "FileNameSortKey",
+    "download_all_examples": False,
+    "remove_config_comments": True,
+    "show_memory": False,
+    "abort_on_example_error": False,
+    "only_warn_on_example_error": False,
+    "matplotlib_animations": False,
+    "image_scrapers": ("matplotlib",),
+}
+
+# -- HTML ---------------------------------------------------------------------------------
+html_theme = "pydata_sphinx_theme"
+html_title = "perceptual_timbre"
+html_static_path = []
+html_theme_options = {
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+}
+html_show_sourcelink = False
+
+
+# -- Results page ------------------------------------------------------------------------
+def _md_inline(text):
+    """Markdown inline markup to reST: code spans and bold."""
+    text = re.sub(r"(?<!`)`([^`]+)`(?!`)", r"``\1``", text)
+    return text
+
+
+def _md_table(lines):
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in lines]
+    rows = [r for r in rows if not all(re.fullmatch(r":?-{2,}:?", c) for c in r if c)]
+    if not rows:
+        return []
+    width = max(len(r) for r in rows)
+    out = [".. list-table::", "   :header-rows: 1", ""]
+    for row in rows:
+        row = row + [""] * (width - len(row))
+        out.append("   * - " + (_md_inline(row[0]) or r"\ "))
+        out.extend("     - " + (_md_inline(c) or r"\ ") for c in row[1:])
+    return out + [""]
+
+
+def md_to_rst(markdown):
+    """Convert the benchmark reports' small Markdown subset (headings, pipe tables, code
+    blocks, lists, paragraphs) to reStructuredText; the top heading becomes a section."""
+    underline = ["-", "~", "^", '"', "'", "+"]
+    levels = [len(h) for h in re.findall(r"^(#{1,6})\s", markdown, flags=re.M)]
+    level_offset = -min(levels) if levels else 0
+    out, table, fence = [], [], None
+    for line in markdown.splitlines():
+        if fence is not None:
+            if line.strip().startswith("```"):
+                out.append("")
+                fence = None
+            else:
+                out.append("   " + line)
+            continue
+        if line.strip().startswith("|"):
+            table.append(line)
+            continue
+        if table:
+            out.extend(_md_table(table))
+            table = []
+        if line.strip().startswith("```"):
+            fence = True
+            out.extend(["", "::", ""])
+            continue
+        m = re.match(r"^(#{1,6})\s+(.*)$", line)
+        if m:
+            title = _md_inline(m.group(2).strip())
+            char = underline[min(len(m.group(1)) + level_offset, len(underline) - 1)]
+            out.extend(["", title, char * max(len(title), 3), ""])
+            continue
+        out.append(_md_inline(line))
+    if table:
+        out.extend(_md_table(table))
+    return "\n".join(out) + "\n"
+
+
+def _write_results(app):
+    """Generate docs/_generated/results_tables.rst from benchmarks/results/*.md."""
+    results = REPO / "benchmarks" / "results"
+    target = DOCS / "_generated" / "results_tables.rst"
+    target.parent.mkdir(exist_ok=True)
+    reports = sorted(results.glob("*.md")) if results.is_dir() else []
+    if reports:
+        parts = []
+        for path in reports:
+            text = path.read_text(encoding="utf-8")
+            if not re.search(r"^#{1,6}\s", text, flags=re.M):
+                title = path.stem.replace("_", " ").capitalize()
+                parts.append(f"{title}\n{'-' * len(title)}\n")
+            parts.append(md_to_rst(text))
+            parts.append(f"\n*Source:* ``benchmarks/results/{path.name}``\n\n")
+        body = "\n".join(parts)
+    else:
+        body = (
+            ".. note::\n\n"
+            "   No benchmark results were found in ``benchmarks/results/``. Run ``make bench``\n"
+            "   to regenerate every table, then rebuild the documentation.\n"
+        )
+    new = body if body.endswith("\n") else body + "\n"
+    # Rewrite only on change so incremental builds stay incremental.
+    if not target.exists() or target.read_text(encoding="utf-8") != new:
+        target.write_text(new, encoding="utf-8")
+
+
+def setup(app):
+    app.connect("builder-inited", _write_results)
