@@ -1,0 +1,230 @@
+"""Training loop of the VAE: objective assembly, beta warm-up, two-stage schedule,
+early stopping and a NaN/inf guard. Independent of scikit-learn."""
+
+import copy
+import math
+import time
+
+import torch
+
+from ..exceptions import TrainingError
+from ._losses import gaussian_log_likelihood, kl_normal, l2_regularizer, prior_regularizer
+from ._losses import tsne_regularizer
+
+__all__ = ["Objective", "train_module", "evaluate"]
+
+
+class Objective:
+    """Negative ELBO plus a weighted perceptual regularizer, on one batch.
+
+    Parameters
+    ----------
+    regularization : {"kl", "l2", "prior"}
+    target : Tensor of shape (n_rated, n_rated), default=None
+        Target distances between rated classes ("kl", "l2").
+    centres : Tensor of shape (n_rated, latent_dim), default=None
+        Class centres ("prior").
+    sigma : float, default=1.0
+        Latent kernel bandwidth of the "kl" regularizer.
+
+    A batch is a dict with ``x`` (n, n_features), ``cls`` (n,) long index of each row's
+    rated class (-1: unrated, VAE loss only) and optionally ``side``. The regularizer acts
+    on the posterior means ``mu`` (the points that ``transform`` returns).
+    """
+
+    def __init__(self, regularization="kl", target=None, centres=None, sigma=1.0):
+        self.regularization = regularization
+        self.target = target
+        self.centres = centres
+        self.sigma = sigma
+
+    @property
+    def active(self):
+        return self.target is not None or self.centres is not None
+
+    def __call__(self, module, batch, *, beta, alpha, generator=None, sample=True):
+        out = module(batch["x"], batch.get("side"), generator=generator, sample=sample)
+        nll = -gaussian_log_likelihood(batch["x"], out["x_mean"], out["log_scale"])
+        kl = kl_normal(out["mu"], out["logvar"])
+        reg = out["mu"].new_zeros(())
+        if alpha > 0 and self.active:
+            rated = batch["cls"] >= 0
+            idx = batch["cls"][rated]
+            mu = out["mu"][rated]
+            if self.regularization == "prior" and idx.numel() > 0:
+                reg = prior_regularizer(mu, out["logvar"][rated], self.centres[idx])
+            elif idx.numel() > 1 and self.regularization != "prior":
+                # rows matched to their OWN class: target[i, j] = D[cls_i, cls_j]
+                target = self.target[idx][:, idx]
+                fn = tsne_regularizer if self.regularization == "kl" else l2_regularizer
+                reg = fn(mu, target, sigma=self.sigma) if fn is tsne_regularizer else fn(mu, target)
+        w = batch.get("weight")
+        if w is None:
+            nll_m, kl_m = nll.mean(), kl.mean()
+        else:
+            nll_m, kl_m = (nll * w).sum() / w.sum(), (kl * w).sum() / w.sum()
+        loss = nll_m + beta * kl_m + alpha * reg
+        return {"loss": loss, "recon": nll_m, "kl": kl_m, "reg": reg, "elbo_rows": -(nll + kl)}
+
+
+def _batches(n, batch_size, generator, device):
+    order = torch.randperm(n, generator=generator).to(device)
+    for start in range(0, n, batch_size):
+        yield order[start : start + batch_size]
+
+
+def _take(data, idx):
+    return {k: v[idx] for k, v in data.items()}
+
+
+@torch.no_grad()
+def evaluate(module, objective, data, *, beta, alpha, batch_size=4096):
+    """Objective terms on ``data`` at the posterior means (deterministic), averaged over rows."""
+    module.eval()
+    n = data["x"].shape[0]
+    # the regularizer is a batch statistic: evaluate it on the whole set at once
+    out = objective(module, data, beta=beta, alpha=alpha, sample=False) if n <= batch_size else None
+    if out is None:
+        sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0, "reg": 0.0}
+        for start in range(0, n, batch_size):
+            part = _take(data, slice(start, start + batch_size))
+            o = objective(module, part, beta=beta, alpha=alpha, sample=False)
+            m = part["x"].shape[0]
+            for k in sums:
+                sums[k] += float(o[k]) * m
+        return {k: v / n for k, v in sums.items()}
+    return {k: float(out[k]) for k in ("loss", "recon", "kl", "reg")}
+
+
+def _check_finite(vals, epoch, learning_rate):
+    if not math.isfinite(vals["loss"]):
+        parts = ", ".join(f"{k}={vals[k]:.4g}" for k in ("recon", "kl", "reg"))
+        raise TrainingError(
+            f"the training loss became {vals['loss']} at epoch {epoch + 1} ({parts}); "
+            f"training diverged. Lower learning_rate (now {learning_rate}) or alpha, or "
+            f"rescale X (e.g. log-magnitudes instead of raw magnitudes)."
+        )
+
+
+def train_module(
+    module,
+    data,
+    objective,
+    *,
+    val_data=None,
+    max_epochs=100,
+    batch_size=128,
+    learning_rate=1e-3,
+    beta=1.0,
+    warmup=0,
+    alpha=1.0,
+    pretrain_epochs=0,
+    early_stopping=False,
+    n_iter_no_change=10,
+    tol=1e-4,
+    shuffle_generator=None,
+    noise_generator=None,
+    verbose=0,
+    name="PerceptualVAE",
+):
+    """Train ``module`` in place with Adam and return the per-epoch history.
+
+    Schedule: ``beta`` rises linearly over the first ``warmup`` epochs; the regularizer
+    weight is 0 for the first ``pretrain_epochs`` epochs (stage 1, plain VAE), then
+    ``alpha`` (stage 2). With ``early_stopping`` and ``val_data``, a stage ends after
+    ``n_iter_no_change`` epochs without a relative improvement of ``tol`` of the validation
+    loss, and the best weights of the stage are restored: a stalled pre-training thus
+    moves on to the regularized stage instead of ending the fit.
+
+    Returns
+    -------
+    history : list of dict
+        Per epoch: ``epoch``, ``loss``, ``recon`` (negative log-likelihood per row),
+        ``kl``, ``reg``, ``val_loss`` (None without validation), ``beta``, ``alpha``,
+        ``stage``, ``time`` (seconds since the start).
+
+    Raises
+    ------
+    TrainingError
+        If the loss becomes NaN or infinite.
+    """
+    from tqdm.auto import tqdm
+
+    device = data["x"].device
+    optimizer = torch.optim.Adam(module.parameters(), lr=learning_rate)
+    n = data["x"].shape[0]
+    history = []
+    start = time.perf_counter()
+    stage = 1 if pretrain_epochs > 0 and alpha > 0 and objective.active else 2
+    best, best_state, stale = math.inf, None, 0
+    bar = tqdm(total=max_epochs, desc=name, disable=verbose != 1, leave=False)
+    try:
+        for epoch in range(max_epochs):
+            if stage == 1 and epoch >= pretrain_epochs:
+                stage, best, stale = 2, math.inf, 0
+            beta_e = beta * min(1.0, (epoch + 1) / warmup) if warmup > 0 else beta
+            alpha_e = alpha if stage == 2 else 0.0
+            module.train()
+            sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0, "reg": 0.0}
+            for idx in _batches(n, batch_size, shuffle_generator, device):
+                terms = objective(
+                    module, _take(data, idx), beta=beta_e, alpha=alpha_e, generator=noise_generator
+                )
+                vals = {k: float(terms[k].detach()) for k in sums}
+                _check_finite(vals, epoch, learning_rate)
+                optimizer.zero_grad(set_to_none=True)
+                terms["loss"].backward()
+                optimizer.step()
+                m = idx.numel()
+                for k in sums:
+                    sums[k] += vals[k] * m
+            record = {"epoch": epoch + 1, **{k: v / n for k, v in sums.items()}}
+            val_loss = None
+            if val_data is not None:
+                val_loss = evaluate(module, objective, val_data, beta=beta, alpha=alpha_e)["loss"]
+                if not math.isfinite(val_loss):
+                    raise TrainingError(
+                        f"the validation loss became {val_loss} at epoch {epoch + 1}; training "
+                        f"diverged. Lower learning_rate (now {learning_rate})."
+                    )
+            record.update(val_loss=val_loss, beta=beta_e, alpha=alpha_e, stage=stage,
+                          time=time.perf_counter() - start)
+            history.append(record)
+            bar.update(1)
+            bar.set_postfix(
+                {k: f"{record[k]:.4g}" for k in ("loss", "recon", "kl", "reg")}
+                | ({"val": f"{val_loss:.4g}"} if val_loss is not None else {})
+            )
+            if verbose >= 2:
+                val = "" if val_loss is None else f", val_loss={val_loss:.4f}"
+                print(
+                    f"[{name}] epoch {epoch + 1}/{max_epochs}: loss={record['loss']:.4f}, "
+                    f"recon={record['recon']:.4f}, kl={record['kl']:.4f}, "
+                    f"reg={record['reg']:.4f}{val} (beta={beta_e:.3g}, alpha={alpha_e:.3g}, "
+                    f"{record['time']:.1f}s)"
+                )
+            if early_stopping and val_loss is not None:
+                if val_loss < best - tol * abs(best) or best_state is None:
+                    best, stale = val_loss, 0
+                    best_state = copy.deepcopy(module.state_dict())
+                else:
+                    stale += 1
+                if stale >= n_iter_no_change:
+                    module.load_state_dict(best_state)
+                    if stage == 1:
+                        stage, best, best_state, stale = 2, math.inf, None, 0
+                        pretrain_epochs = epoch + 1
+                        if verbose >= 2:
+                            print(f"[{name}] pre-training converged; regularizing from now on.")
+                        continue
+                    if verbose >= 2:
+                        print(f"[{name}] early stopping at epoch {epoch + 1}.")
+                    best_state = None
+                    break
+        else:
+            if early_stopping and best_state is not None:
+                module.load_state_dict(best_state)
+    finally:
+        bar.close()
+    module.eval()
+    return history

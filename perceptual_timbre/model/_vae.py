@@ -1,0 +1,560 @@
+"""The :class:`PerceptualVAE` estimator: a VAE whose latent space follows timbre ratings."""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import _fit_context
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
+from sklearn.utils.validation import column_or_1d, validate_data
+
+from ..exceptions import ParameterError
+from ..utils._torch import load_map_location, make_generator, resolve_device, to_numpy
+from ..utils._torch import to_tensor
+from ..utils.validation import Ratings, check_dissimilarity
+from ._modules import VAEModule
+from ._training import Objective, evaluate, train_module
+
+__all__ = ["PerceptualVAE"]
+
+# mean pairwise distance between the class centres of the "prior" regularizer, in latent
+# units: about two prior standard deviations, so classes separate without leaving the prior
+_PRIOR_SPREAD = 2.0
+
+
+def _check_finite(X, name):
+    if not np.all(np.isfinite(X)):
+        row = int(np.flatnonzero(~np.all(np.isfinite(X), axis=1))[0])
+        raise ParameterError(
+            f"{name} contains NaN or infinite values (first in row {row}); log-magnitude "
+            f"spectra need a floor, e.g. log(S + 1e-6) or librosa.amplitude_to_db."
+        )
+
+
+def _mds(matrix, n_components, seed):
+    from sklearn.manifold import MDS
+
+    mds = MDS(
+        n_components=n_components,
+        metric="precomputed",
+        init="classical_mds",
+        normalized_stress="auto",
+        random_state=seed,
+    )
+    return mds.fit_transform(matrix)
+
+
+class PerceptualVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Variational auto-encoder of spectral frames, regularized by timbre dissimilarity ratings.
+
+    The generative timbre space of Esling, Chemla-Romeu-Santos & Bitton (DAFx 2018): an MLP
+    VAE learns a continuous, invertible latent space of spectral frames, and the rated
+    dissimilarities between the classes of the frames (instruments, stimuli) organize it.
+    The minimized objective, per batch, is::
+
+        -E_q[log N(x | dec(z), sigma^2)] + beta_t * KL(q(z|x) || N(0, I)) + alpha * R
+
+    with ``beta_t`` rising linearly to ``beta`` over ``warmup`` epochs and ``R`` the
+    perceptual regularizer, computed on the posterior means of the batch's rated rows:
+
+    - ``"kl"`` (the paper's Eq. 8-10): KL divergence between a Student-t distribution over
+      the target distances of the rows' classes and a Gaussian-kernel distribution over
+      their latent distances;
+    - ``"l2"``: squared difference of latent and target distances, each divided by its
+      batch mean;
+    - ``"prior"``: a class-conditional prior, a unit Gaussian at each class's MDS position
+      of the ratings (spread to a mean pairwise distance of 2).
+
+    Every row is matched to its OWN class's row and column of the ratings (by label), and
+    rows whose class is not rated get only the VAE loss. Without ``dissimilarity`` or with
+    ``alpha=0`` this is a plain VAE (the paper's unregularized baseline). Features are
+    standardized internally; outputs are in the units of ``X``.
+
+    Parameters
+    ----------
+    latent_dim : int, default=16
+        Size of the latent space (the paper used 64).
+    hidden_layer_sizes : tuple of int, default=(256, 256)
+        Encoder widths; the decoder mirrors them. The paper's network is ``(2000,) * 3``.
+    beta : float, default=1.0
+        Weight of the KL term after warm-up.
+    warmup : int, default=20
+        Epochs of linear warm-up of ``beta`` (0: none).
+    alpha : float, default=1.0
+        Weight of the perceptual regularizer.
+    regularization : {"kl", "l2", "prior"}, default="kl"
+        The perceptual regularizer (see above).
+    target : {"ratings", "mds"}, default="ratings"
+        Target distances of ``"kl"``/``"l2"``: the ratings themselves, or Euclidean
+        distances between MDS positions of the ratings. Both are divided by their maximum.
+    pretrain_epochs : int, default=0
+        Two-stage schedule of the paper: train the plain VAE for this many epochs, then
+        add the regularizer (counted within ``max_epochs``).
+    max_epochs : int, default=150
+        Number of passes over the data.
+    batch_size : int, default=128
+        Rows per batch; the regularizer compares the rated rows of each batch.
+    learning_rate : float, default=1e-3
+        Adam step size (the paper used 1e-4).
+    validation_fraction : float, default=0.1
+        Rows held out to monitor the loss when ``early_stopping`` is on.
+    early_stopping : bool, default=False
+        Stop a stage after ``n_iter_no_change`` epochs without improvement of the
+        validation loss, restoring its best weights.
+    n_iter_no_change : int, default=10
+        Patience of early stopping, in epochs.
+    device : {"auto", "cpu", "cuda"}, default="auto"
+        Where to train; ``"auto"`` picks CUDA when available.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weights, the validation split, shuffling and the reparameterization noise.
+        Fits with the same int are identical on the CPU.
+    verbose : int, default=0
+        0: silent, 1: a progress bar with the live loss terms, 2: one line per epoch
+        prefixed ``[PerceptualVAE]``.
+
+    Attributes
+    ----------
+    module_ : VAEModule
+        The trained torch module (in eval mode, on ``device_``).
+    device_ : str
+        Device the module lives on.
+    classes_ : ndarray or None
+        ``np.unique(y)``, or None when fitted without ``y``.
+    dissimilarity_ : Ratings or None
+        The ratings used, as given (all their labels).
+    rated_classes_ : ndarray
+        Classes of ``y`` that the ratings cover (their rows are regularized).
+    history_ : list of dict
+        Per epoch: ``loss``, ``recon`` (negative log-likelihood per row, standardized
+        units), ``kl``, ``reg``, ``val_loss`` (None without early stopping) and the
+        schedule (``beta``, ``alpha``, ``stage``, ``time``).
+    feature_mean_, feature_scale_ : ndarray of shape (n_features_in_,)
+        Internal standardization of ``X``.
+    n_features_in_ : int
+    n_epochs_ : int
+        Epochs actually run.
+
+    See Also
+    --------
+    perceptual_timbre.utils.Ratings : labelled ratings that cross-validation never slices.
+
+    Notes
+    -----
+    Cross-validation (``GridSearchCV``, ``cross_val_score``) slices every fit parameter
+    whose length equals ``n_samples``. With one row per class, a plain ``N x N`` array would
+    arrive as ``(n_train, N)``; pass :class:`~perceptual_timbre.utils.Ratings` or a labelled
+    DataFrame, which always arrive whole and are indexed by ``y``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perceptual_timbre import PerceptualVAE
+    >>> from perceptual_timbre.utils import Ratings
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(60, 20)) + np.repeat(np.eye(3, 20) * 3, 20, axis=0)
+    >>> y = np.repeat(["a", "b", "c"], 20)
+    >>> D = Ratings([[0, 1, 2], [1, 0, 1], [2, 1, 0]], ["a", "b", "c"])
+    >>> vae = PerceptualVAE(latent_dim=2, hidden_layer_sizes=(16,), max_epochs=5,
+    ...                     random_state=0).fit(X, y, dissimilarity=D)
+    >>> vae.transform(X).shape
+    (60, 2)
+    >>> vae.inverse_transform(vae.transform(X[:2])).shape
+    (2, 20)
+    >>> vae.sample(3, random_state=0).shape
+    (3, 20)
+    >>> len(vae.history_)
+    5
+    """
+
+    _parameter_constraints = {
+        "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like"],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "warmup": [Interval(Integral, 0, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "regularization": [StrOptions({"kl", "l2", "prior"})],
+        "target": [StrOptions({"ratings", "mds"})],
+        "pretrain_epochs": [Interval(Integral, 0, None, closed="left")],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "early_stopping": ["boolean"],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "device": [str],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        latent_dim=16,
+        hidden_layer_sizes=(256, 256),
+        *,
+        beta=1.0,
+        warmup=20,
+        alpha=1.0,
+        regularization="kl",
+        target="ratings",
+        pretrain_epochs=0,
+        max_epochs=150,
+        batch_size=128,
+        learning_rate=1e-3,
+        validation_fraction=0.1,
+        early_stopping=False,
+        n_iter_no_change=10,
+        device="auto",
+        random_state=None,
+        verbose=0,
+    ):
+        self.latent_dim = latent_dim
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.beta = beta
+        self.warmup = warmup
+        self.alpha = alpha
+        self.regularization = regularization
+        self.target = target
+        self.pretrain_epochs = pretrain_epochs
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ validation
+    def _check_hidden(self):
+        try:
+            hidden = tuple(int(h) for h in np.ravel(np.asarray(self.hidden_layer_sizes)))
+        except (TypeError, ValueError):
+            hidden = None
+        if hidden is None or any(h < 1 for h in hidden) or not np.allclose(
+            np.ravel(np.asarray(self.hidden_layer_sizes, dtype=float)), hidden
+        ):
+            raise ParameterError(
+                f"hidden_layer_sizes must be a sequence of positive ints, got "
+                f"{self.hidden_layer_sizes!r}."
+            )
+        return hidden
+
+    @staticmethod
+    def _check_ratings(dissimilarity, classes, n_samples):
+        plain = not isinstance(dissimilarity, (Ratings, tuple)) and not hasattr(
+            dissimilarity, "columns"
+        )
+        if plain:
+            shape = np.shape(dissimilarity)
+            if len(shape) == 2 and shape[0] != shape[1]:
+                if shape[0] == n_samples and shape[1] == len(classes):
+                    raise ParameterError(
+                        f"dissimilarity has shape {shape}: {shape[0]} rows like X but "
+                        f"{shape[1]} columns like the classes. Cross-validation slices every "
+                        f"fit parameter of length n_samples, so a square matrix given as a plain "
+                        f"array was cut to the training rows. Pass Ratings(matrix, labels) or a "
+                        f"labelled DataFrame instead: they always arrive whole."
+                    )
+                raise ParameterError(
+                    f"dissimilarity must be a square matrix ordered like np.unique(y), got "
+                    f"shape {shape}."
+                )
+        return check_dissimilarity(dissimilarity, classes=classes)
+
+    def _targets(self, ratings, rated, seed):
+        """Target distances (or class centres) of the rated classes, in ``rated`` order."""
+        sub = ratings.subset(rated).matrix
+        k = sub.shape[0]
+        n_comp = max(1, min(self.latent_dim, k - 1))
+        if self.regularization == "prior":
+            pos = _mds(sub, n_comp, seed)
+            centres = np.zeros((k, self.latent_dim))
+            centres[:, :n_comp] = pos
+            iu = np.triu_indices(k, 1)
+            mean_d = np.mean(np.linalg.norm(pos[iu[0]] - pos[iu[1]], axis=1))
+            return None, centres * (_PRIOR_SPREAD / max(mean_d, 1e-12))
+        if self.target == "mds":
+            from scipy.spatial.distance import pdist, squareform
+
+            sub = squareform(pdist(_mds(sub, n_comp, seed)))
+        return sub / max(float(sub.max()), 1e-12), None
+
+    # ------------------------------------------------------------------ fit
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None, dissimilarity=None):
+        """Fit the VAE on spectral frames, regularized by the classes' rated dissimilarities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Spectral frames, typically log-magnitude spectra.
+        y : array-like of shape (n_samples,), default=None
+            Class of each row (instrument or stimulus id). Needed with ``dissimilarity``.
+        dissimilarity : Ratings, DataFrame, (matrix, labels) tuple or array-like, default=None
+            Rated dissimilarities between classes. A plain square array is ordered like
+            ``np.unique(y)``; labelled forms may cover only some classes (the others get
+            only the VAE loss). Prefer labelled forms under cross-validation (see Notes).
+
+        Returns
+        -------
+        self : PerceptualVAE
+
+        Raises
+        ------
+        ParameterError
+            Bad parameters, NaN/inf in ``X``, or ratings that do not match the classes, are
+            not square/symmetric, or hold negatives or NaNs.
+        TrainingError
+            If the loss becomes NaN or infinite.
+        """
+        X = validate_data(self, X, dtype=np.float64, ensure_all_finite=False)
+        _check_finite(X, "X")
+        n, n_features = X.shape
+        hidden = self._check_hidden()
+        device = resolve_device(self.device)
+        if self.early_stopping and self.validation_fraction == 0:
+            raise ParameterError("early_stopping=True needs validation_fraction > 0.")
+
+        classes = None
+        if y is not None:
+            y = column_or_1d(y, warn=True)
+            check_consistent_length(X, y)
+            classes = np.unique(y)
+        ratings, rated = None, np.array([], dtype=object)
+        if dissimilarity is not None:
+            if y is None:
+                raise ParameterError(
+                    "dissimilarity was given without y; pass the class (instrument or stimulus "
+                    "id) of every row of X as y."
+                )
+            ratings = self._check_ratings(dissimilarity, classes, n)
+            rated = np.array([c for c in classes.tolist() if c in ratings], dtype=object)
+            if rated.size == 0:
+                raise ParameterError(
+                    f"none of the classes in y ({[str(c) for c in classes[:5]]}...) appear in "
+                    f"the dissimilarity labels ({[str(v) for v in ratings.labels[:5]]}...)."
+                )
+
+        rng = check_random_state(self.random_state)
+        seed = int(rng.randint(np.iinfo(np.int32).max))
+
+        self.feature_mean_ = X.mean(axis=0)
+        scale = X.std(axis=0)
+        self.feature_scale_ = np.where(scale > 1e-12 * max(1.0, np.abs(X).max()), scale, 1.0)
+        Xs = (X - self.feature_mean_) / self.feature_scale_
+
+        objective = Objective(self.regularization)
+        cls = np.full(n, -1, dtype=np.int64)
+        if ratings is not None and self.alpha > 0:
+            if rated.size < 2 and self.regularization != "prior":
+                warnings.warn(
+                    f"only {rated.size} class of y is rated; the '{self.regularization}' "
+                    f"regularizer needs two, so this is a plain VAE.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            else:
+                cls = Ratings(np.zeros((rated.size,) * 2), rated).index_of(y, missing="ignore")
+                target, centres = self._targets(ratings, rated, seed)
+                if target is not None:
+                    objective.target = to_tensor(target, device)
+                if centres is not None:
+                    objective.centres = to_tensor(centres, device)
+
+        train_idx, val_idx = np.arange(n), None
+        if self.early_stopping:
+            n_val = min(max(1, int(round(self.validation_fraction * n))), n - 1)
+            if n_val >= 1:
+                perm = rng.permutation(n)
+                val_idx, train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+
+        def tensors(idx):
+            return {
+                "x": to_tensor(Xs[idx], device),
+                "cls": torch.as_tensor(cls[idx], dtype=torch.long, device=device),
+            }
+
+        self._module_kwargs = {
+            "n_features": n_features,
+            "latent_dim": int(self.latent_dim),
+            "hidden_layer_sizes": hidden,
+        }
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            module = VAEModule(**self._module_kwargs)
+        module.to(device)
+        self.history_ = train_module(
+            module,
+            tensors(train_idx),
+            objective,
+            val_data=None if val_idx is None else tensors(val_idx),
+            max_epochs=self.max_epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            beta=self.beta,
+            warmup=self.warmup,
+            alpha=self.alpha,
+            pretrain_epochs=self.pretrain_epochs,
+            early_stopping=self.early_stopping,
+            n_iter_no_change=self.n_iter_no_change,
+            shuffle_generator=make_generator(seed + 1, "cpu"),
+            noise_generator=make_generator(seed + 2, device),
+            verbose=self.verbose,
+            name=type(self).__name__,
+        )
+        self.module_ = module
+        self.device_ = str(device)
+        self.classes_ = classes
+        self.dissimilarity_ = ratings
+        self.rated_classes_ = rated
+        self.n_epochs_ = len(self.history_)
+        self._n_features_out = int(self.latent_dim)
+        return self
+
+    # ------------------------------------------------------------------ inference
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "module_")
+
+    def _standardized(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=False)
+        _check_finite(X, "X")
+        return (X - self.feature_mean_) / self.feature_scale_
+
+    @torch.no_grad()
+    def _encode(self, Xs, batch_size=8192):
+        self.module_.eval()
+        out = []
+        for start in range(0, Xs.shape[0], batch_size):
+            x = to_tensor(Xs[start : start + batch_size], self.device_)
+            out.append(to_numpy(self.module_.encode(x)[0]))
+        return np.concatenate(out) if out else np.zeros((0, self.module_.latent_dim))
+
+    def transform(self, X):
+        """Latent means (posterior means) of the frames in ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, latent_dim)
+        """
+        return self._encode(self._standardized(X))
+
+    @torch.no_grad()
+    def inverse_transform(self, X):
+        """Decode latent points to spectral frames (the decoder mean, in the units of X).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, latent_dim)
+            Latent points, e.g. from :meth:`transform` or :meth:`sample`.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features_in_)
+        """
+        check_is_fitted(self)
+        Z = check_array(X, dtype=np.float64)
+        _check_finite(Z, "Z")
+        if Z.shape[1] != self.module_.latent_dim:
+            raise ParameterError(
+                f"latent points have {Z.shape[1]} dimensions, this model has "
+                f"{self.module_.latent_dim}."
+            )
+        self.module_.eval()
+        out = to_numpy(self.module_.decode(to_tensor(Z, self.device_)))
+        return out * self.feature_scale_ + self.feature_mean_
+
+    def sample(self, n_samples=1, random_state=None):
+        """Decode ``n_samples`` latent points drawn from the prior ``N(0, I)``.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : int, RandomState instance or None, default=None
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features_in_)
+            Decoded spectral frames (decoder means).
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, Integral) or n_samples < 1:
+            raise ParameterError(f"n_samples must be a positive int, got {n_samples!r}.")
+        rng = check_random_state(random_state)
+        return self.inverse_transform(rng.standard_normal((n_samples, self.module_.latent_dim)))
+
+    @torch.no_grad()
+    def score_samples(self, X):
+        """ELBO of each row: a lower bound of ``log p(x)`` in nats, in the units of ``X``.
+
+        One reparameterized draw per row, from a fixed seed, so the value is repeatable.
+        """
+        Xs = self._standardized(X)
+        self.module_.eval()
+        gen = make_generator(0, self.device_)
+        objective = Objective()
+        out = []
+        for start in range(0, Xs.shape[0], 8192):
+            batch = {"x": to_tensor(Xs[start : start + 8192], self.device_)}
+            terms = objective(self.module_, batch, beta=1.0, alpha=0.0, generator=gen)
+            out.append(to_numpy(terms["elbo_rows"]))
+        # change of variables back from the internal standardization
+        return np.concatenate(out) - np.sum(np.log(self.feature_scale_))
+
+    def score(self, X, y=None, sample_weight=None):
+        """Mean ELBO per row (higher is better); the default score of model selection.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : ignored
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+            Weighted mean of :meth:`score_samples`.
+        """
+        return float(np.average(self.score_samples(X), weights=sample_weight))
+
+    def reconstruction_error(self, X):
+        """Mean squared error between ``X`` and its reconstruction through the latent means."""
+        X = check_array(X, dtype=np.float64, ensure_all_finite=False)
+        return float(np.mean((self.inverse_transform(self.transform(X)) - X) ** 2))
+
+    # ------------------------------------------------------------------ persistence
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: never strip the live estimator
+        module = state.pop("module_", None)
+        if module is not None:
+            state["_module_state"] = {
+                k: v.detach().cpu().clone() for k, v in module.state_dict().items()
+            }
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        module_state = state.pop("_module_state", None)
+        super().__setstate__(state)
+        if module_state is not None:
+            device = load_map_location(self.device_)
+            module = VAEModule(**self._module_kwargs)
+            module.load_state_dict(module_state)
+            self.module_ = module.to(device).eval()
+            self.device_ = str(device)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        tags.target_tags.required = False
+        return tags

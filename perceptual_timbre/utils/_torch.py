@@ -1,0 +1,93 @@
+"""Torch plumbing: device resolution, private generators and tensor <-> numpy conversion.
+
+Only this module decides where tensors live, so estimators stay device-agnostic and a model
+trained on a GPU can be loaded on a CPU-only machine.
+"""
+
+import warnings
+
+import numpy as np
+import torch
+
+from ..exceptions import DeviceWarning, ParameterError
+
+__all__ = ["resolve_device", "make_generator", "to_tensor", "to_numpy", "load_map_location"]
+
+
+def resolve_device(device="auto"):
+    """Return the :class:`torch.device` that ``device`` names.
+
+    Parameters
+    ----------
+    device : {"auto", "cpu", "cuda"} or str
+        ``"auto"`` picks CUDA when available, else the CPU. ``"cuda:1"`` style names work.
+
+    Raises
+    ------
+    ParameterError
+        If CUDA is asked for but not available.
+
+    Examples
+    --------
+    >>> from perceptual_timbre.utils._torch import resolve_device
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ParameterError(f"unknown device {device!r}: {exc}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ParameterError(
+            f"device={device!r} was requested but CUDA is not available; use 'auto' or 'cpu'."
+        )
+    return dev
+
+
+def make_generator(seed, device="cpu"):
+    """A :class:`torch.Generator` on ``device`` seeded with ``seed`` (the global RNG is untouched).
+
+    Examples
+    --------
+    >>> from perceptual_timbre.utils._torch import make_generator
+    >>> g1, g2 = make_generator(3), make_generator(3)
+    >>> bool(torch.equal(torch.rand(2, generator=g1), torch.rand(2, generator=g2)))
+    True
+    """
+    gen = torch.Generator(device=torch.device(device))
+    gen.manual_seed(int(seed))
+    return gen
+
+
+def to_tensor(X, device="cpu", dtype=torch.float32):
+    """Convert an array to a tensor of ``dtype`` on ``device``."""
+    return torch.as_tensor(np.asarray(X), dtype=dtype, device=torch.device(device))
+
+
+def to_numpy(tensor, dtype=np.float64):
+    """Detach a tensor, move it to the CPU and return a numpy array of ``dtype``."""
+    return tensor.detach().cpu().numpy().astype(dtype, copy=False)
+
+
+def load_map_location(device):
+    """Device to restore a model saved on ``device`` onto, falling back to the CPU.
+
+    A model whose ``device`` was CUDA is mapped to the CPU, with a :class:`DeviceWarning`,
+    when CUDA is not available here.
+
+    Returns
+    -------
+    device : torch.device
+    """
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        warnings.warn(
+            f"the model was saved on {device!r} but CUDA is not available; it is loaded on the "
+            f"CPU instead.",
+            DeviceWarning,
+            stacklevel=3,
+        )
+        return torch.device("cpu")
+    return dev
