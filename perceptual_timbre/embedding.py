@@ -1,0 +1,168 @@
+"""Place whole sounds in a fitted timbre space and read off predicted dissimilarities.
+
+A timbre space is usually fitted on spectral frames, but listeners compare whole sounds.
+:func:`embed_sounds` maps each sound, whatever its length, to one latent point (the mean of
+its frames' latent points), so new sounds can be placed in the space and
+:func:`predicted_dissimilarity` gives the matrix to compare with ratings (see
+:mod:`perceptual_timbre.metrics`).
+"""
+
+import numpy as np
+from scipy.spatial.distance import pdist, squareform
+from sklearn.pipeline import Pipeline
+
+from .exceptions import ParameterError
+from .utils.validation import check_audio, check_sr
+
+__all__ = ["embed_sounds", "predicted_dissimilarity"]
+
+_AGGREGATES = {"mean": np.mean, "median": np.median}
+
+
+def _space_sr(space):
+    """The sample rate a space expects, or None if it does not say."""
+    for obj in (space, space[0] if isinstance(space, Pipeline) and len(space) else None):
+        if obj is None:
+            continue
+        for attr in ("sr_", "sr"):
+            value = getattr(obj, attr, None)
+            if value is not None:
+                return value
+    return None
+
+
+def _frame_pipeline(space):
+    """True for a Pipeline whose first step turns sounds into per-sound frame arrays."""
+    return (
+        isinstance(space, Pipeline)
+        and len(space) > 0
+        and hasattr(space[0], "transform_frames")
+    )
+
+
+def embed_sounds(space, sounds, sr=22050, *, aggregate="mean"):
+    """One latent point per sound from a fitted timbre space.
+
+    How the space is used, in order:
+
+    1. if it has an ``embed(sounds)`` method (a sound-level meta-estimator), that is used;
+    2. if it is a :class:`~sklearn.pipeline.Pipeline` whose first step is a spectral
+       transformer (it has ``transform_frames``), every frame of every sound goes through
+       the remaining steps (e.g. ``LogMagnitude`` then the VAE) and each sound's latent
+       frames are aggregated;
+    3. otherwise ``space.transform(sounds)`` must return one row per sound (e.g.
+       :class:`~perceptual_timbre.baselines.MFCCEmbedding`).
+
+    Parameters
+    ----------
+    space : fitted estimator or Pipeline
+        The timbre space.
+    sounds : list of 1-D arrays or array of shape (n_sounds, n_audio_samples)
+        Mono sounds at ``sr``, of any lengths (each at least one analysis window).
+    sr : int, default=22050
+        Sample rate of ``sounds``; must equal the space's ``sr`` when it has one.
+    aggregate : {"mean", "median"}, default="mean"
+        How the latent points of a sound's frames are pooled (frame pipelines only).
+
+    Returns
+    -------
+    Z : ndarray of shape (n_sounds, n_components)
+
+    Raises
+    ------
+    ParameterError
+        For a sample rate that differs from the space's, bad audio, an unknown
+        ``aggregate``, or a space whose ``transform`` does not give one row per sound.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perceptual_timbre.baselines import MFCCEmbedding
+    >>> from perceptual_timbre.embedding import embed_sounds
+    >>> t = np.arange(8000) / 22050
+    >>> sounds = [np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 220 * t[:5000]) ** 3]
+    >>> space = MFCCEmbedding(n_mfcc=8).fit(sounds)
+    >>> embed_sounds(space, sounds, sr=22050).shape
+    (2, 8)
+    """
+    if aggregate not in _AGGREGATES:
+        raise ParameterError(
+            f"aggregate must be one of {sorted(_AGGREGATES)}, got {aggregate!r}."
+        )
+    sr = check_sr(sr)
+    space_sr = _space_sr(space)
+    if space_sr is not None and check_sr(space_sr, name="the space's sr") != sr:
+        raise ParameterError(
+            f"sounds are at sr={sr} Hz but the space was built for sr={space_sr} Hz; "
+            f"resample them first (librosa.resample(x, orig_sr={sr}, target_sr={space_sr}))."
+        )
+    sounds = check_audio(sounds, name="sounds")
+    n = len(sounds)
+
+    if hasattr(space, "embed"):
+        Z = space.embed(sounds)
+    elif _frame_pipeline(space):
+        frames = space[0].transform_frames(sounds)
+        counts = [len(f) for f in frames]
+        if any(c == 0 for c in counts):
+            bad = counts.index(0)
+            raise ParameterError(f"sounds[{bad}] produced no frames; it is too short.")
+        stacked = np.vstack(frames)
+        # later steps are row-wise (frame -> latent), so all frames go through at once
+        Z_frames = space[1:].transform(stacked) if len(space) > 1 else stacked
+        Z_frames = np.asarray(Z_frames, dtype=np.float64)
+        bounds = np.cumsum(counts)[:-1]
+        pool = _AGGREGATES[aggregate]
+        Z = np.vstack([pool(block, axis=0) for block in np.split(Z_frames, bounds)])
+    elif hasattr(space, "transform"):
+        Z = space.transform(sounds)
+    else:
+        raise ParameterError(
+            f"space must have embed() or transform(), or be a Pipeline starting with a "
+            f"spectral transformer; got {type(space).__name__}."
+        )
+
+    Z = np.asarray(Z, dtype=np.float64)
+    if Z.ndim != 2 or Z.shape[0] != n:
+        raise ParameterError(
+            f"the space gave an output of shape {Z.shape} for {n} sounds; it must give one "
+            f"row per sound (a frame-level estimator belongs after a spectral transformer "
+            f"with transform_frames in a Pipeline)."
+        )
+    return Z
+
+
+def predicted_dissimilarity(space, sounds, sr=22050, *, metric="euclidean", aggregate="mean"):
+    """Predicted dissimilarity matrix between sounds: distances between their embeddings.
+
+    Parameters
+    ----------
+    space : fitted estimator or Pipeline
+        See :func:`embed_sounds`.
+    sounds : list of 1-D arrays or array of shape (n_sounds, n_audio_samples)
+        Mono sounds at ``sr``.
+    sr : int, default=22050
+        Sample rate of ``sounds``.
+    metric : str, default="euclidean"
+        Any :func:`scipy.spatial.distance.pdist` metric.
+    aggregate : {"mean", "median"}, default="mean"
+        See :func:`embed_sounds`.
+
+    Returns
+    -------
+    D : ndarray of shape (n_sounds, n_sounds)
+        Symmetric, zero diagonal, in the order of ``sounds``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perceptual_timbre.baselines import MFCCEmbedding
+    >>> from perceptual_timbre.embedding import predicted_dissimilarity
+    >>> t = np.arange(8000) / 22050
+    >>> sounds = [np.sin(2 * np.pi * f * t) for f in (220, 230, 2000)]
+    >>> D = predicted_dissimilarity(MFCCEmbedding().fit(sounds), sounds)
+    >>> D.shape, bool(D[0, 1] < D[0, 2])
+    ((3, 3), True)
+    """
+    Z = embed_sounds(space, sounds, sr, aggregate=aggregate)
+    return squareform(pdist(Z, metric))
