@@ -48,3 +48,18 @@ def pyplot():
 
     yield plt
     plt.close("all")
+
+
+@pytest.fixture(scope="session")
+def rendered_notes():
+    """The 12 default instruments rendered from pretty_midi's General MIDI SoundFont.
+
+    A Bunch (see ``perceptual_timbre.datasets.render_instrument_notes``): ``audio`` float32
+    (48, 22050) = 12 instruments x pitches (60, 67) x velocities (64, 100), 1.0 s at
+    22050 Hz, plus ``instrument``, ``pitch``, ``velocity``, ``program``, ``sr``. Shared by
+    the whole session: do not modify it in place. Skips when tinysoundfont is missing.
+    """
+    pytest.importorskip("tinysoundfont")
+    from perceptual_timbre.datasets import render_instrument_notes
+
+    return render_instrument_notes(pitches=(60, 67), velocities=(64, 100), duration=1.0, sr=22050)
