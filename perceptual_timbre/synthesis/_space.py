@@ -1,0 +1,252 @@
+"""Adapter around a fitted timbre space: encode audio, decode latents to magnitude frames
+(NumPy and differentiable torch), and render frame sequences to audio.
+
+A *space* is either a fitted :class:`~sklearn.pipeline.Pipeline` whose first step is a spectral
+transformer (``frequencies_``, ``inverse_transform_frames``), whose middle steps are invertible
+elementwise transformers (e.g. ``LogMagnitude``) and whose last step is a fitted VAE
+(``transform`` -> latent means, ``inverse_transform`` -> decoded features, torch ``module_``);
+or a ``(front, vae)`` pair where ``front`` is that spectral transformer or a pipeline of it and
+the elementwise steps.
+"""
+
+import numbers
+
+import numpy as np
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from ..exceptions import ParameterError
+
+__all__ = ["as_space"]
+
+
+def _steps_of(obj):
+    if hasattr(obj, "steps"):
+        out = []
+        for _, step in obj.steps:
+            if step is None or step == "passthrough":
+                continue
+            out.extend(_steps_of(step))
+        return out
+    return [obj]
+
+
+def _check_fitted(est, role):
+    try:
+        check_is_fitted(est)
+    except NotFittedError:
+        raise NotFittedError(
+            f"the timbre space's {role} ({type(est).__name__}) is not fitted; fit the space "
+            f"(e.g. the Pipeline) before using it here."
+        ) from None
+    except TypeError:
+        raise ParameterError(
+            f"the timbre space's {role} is not an estimator: {est!r}."
+        ) from None
+
+
+class _Space:
+    """Resolved, validated view of a fitted space (see module docstring)."""
+
+    def __init__(self, space):
+        if isinstance(space, (tuple, list)) and len(space) == 2:
+            steps = _steps_of(space[0]) + _steps_of(space[1])
+        elif hasattr(space, "steps"):
+            steps = _steps_of(space)
+        else:
+            raise ParameterError(
+                "space must be a fitted Pipeline (spectral transformer, elementwise steps, VAE) "
+                f"or a (transformer, vae) pair, got {type(space).__name__}."
+            )
+        if len(steps) < 2:
+            raise ParameterError(
+                "the timbre space needs a spectral transformer and a VAE; got "
+                f"{[type(s).__name__ for s in steps]}."
+            )
+        self.spectral, self.middle, self.vae = steps[0], steps[1:-1], steps[-1]
+        _check_fitted(self.spectral, "spectral transformer")
+        for step in self.middle:
+            _check_fitted(step, "intermediate step")
+        _check_fitted(self.vae, "VAE")
+        for attr in ("frequencies_", "inverse_transform_frames"):
+            if not hasattr(self.spectral, attr):
+                raise ParameterError(
+                    f"the first step of the space ({type(self.spectral).__name__}) must be a "
+                    f"spectral transformer with {attr}."
+                )
+        for step in self.middle + [self.vae]:
+            if not hasattr(step, "inverse_transform"):
+                raise ParameterError(f"{type(step).__name__} has no inverse_transform.")
+        self.frequencies = np.asarray(self.spectral.frequencies_, dtype=float)
+        self.sr = int(getattr(self.spectral, "sr_", self.spectral.sr))
+        self.signed = bool(getattr(self.spectral, "_signed", False))
+        self._torch = None
+
+    # -- numpy ---------------------------------------------------------------------------
+    @property
+    def latent_dim(self):
+        return int(self.vae.module_.latent_dim) if hasattr(self.vae, "module_") else None
+
+    def features(self, X):
+        """Audio -> input features of the VAE."""
+        F = self.spectral.transform(X)
+        for step in self.middle:
+            F = step.transform(F)
+        return F
+
+    def encode(self, X):
+        """Audio -> latent means (n_sounds, latent_dim)."""
+        return np.asarray(self.vae.transform(self.features(X)), dtype=float)
+
+    def decode(self, Z):
+        """Latents -> spectral frames (magnitudes, >= 0; signed coefficients for DCT)."""
+        F = np.asarray(self.vae.inverse_transform(np.atleast_2d(Z)), dtype=float)
+        for step in reversed(self.middle):
+            F = step.inverse_transform(F)
+        F = np.asarray(F, dtype=float)
+        return F if self.signed else np.maximum(F, 0.0)
+
+    def magnitudes(self, frames):
+        return np.abs(frames) if self.signed else frames
+
+    def render(self, frames, duration=None):
+        """Frame sequence -> one audio signal (one phase reconstruction over all frames)."""
+        return np.asarray(
+            self.spectral.inverse_transform_frames(frames, duration=duration), dtype=float
+        )
+
+    # -- torch ---------------------------------------------------------------------------
+    def torch_decoder(self):
+        """A differentiable ``z (T, latent_dim) tensor -> magnitudes (T, n_bins)`` that
+        matches :meth:`decode` (checked on random latents)."""
+        if self._torch is None:
+            self._torch = _TorchDecoder(self)
+        return self._torch
+
+
+class _TorchDecoder:
+    """Torch twin of ``_Space.decode``.
+
+    The VAE's own ``inverse_transform`` may post-process the decoder output (e.g. undo an
+    input standardization); that map is identified as a per-feature affine map from the raw
+    decoder output on random latents. Elementwise middle steps (``LogMagnitude``...) are
+    inverted through per-feature lookup tables with linear interpolation, which are
+    differentiable and exact up to the table resolution. Both are verified at construction.
+    """
+
+    _TABLE_SIZE = 8192
+
+    def __init__(self, space):
+        import torch
+
+        vae = space.vae
+        if not hasattr(vae, "module_"):
+            raise ParameterError(
+                f"the gradient method needs a torch VAE with module_; {type(vae).__name__} has none."
+            )
+        self.module = vae.module_
+        self.module.eval()
+        param = next(self.module.parameters())
+        self.device, self.dtype = param.device, param.dtype
+        rng = np.random.default_rng(0)
+        d = space.latent_dim
+        Z = rng.normal(size=(64, d)) * 2.0
+        with torch.no_grad():
+            raw = self._raw(torch.as_tensor(Z, dtype=self.dtype, device=self.device))
+        raw = raw.cpu().double().numpy()
+        ref = np.asarray(vae.inverse_transform(Z), dtype=float)
+        # per-feature affine map raw -> ref (identity when inverse_transform is the decoder)
+        A = np.stack([raw, np.ones_like(raw)], axis=-1)  # (n, f, 2)
+        scale = np.empty(raw.shape[1])
+        shift = np.empty(raw.shape[1])
+        for j in range(raw.shape[1]):
+            sol, *_ = np.linalg.lstsq(A[:, j], ref[:, j], rcond=None)
+            scale[j], shift[j] = sol
+        err = np.max(np.abs(raw * scale + shift - ref)) / (np.ptp(ref) + 1e-12)
+        if err > 1e-3:
+            raise ParameterError(
+                f"cannot reproduce {type(vae).__name__}.inverse_transform from its torch "
+                f"module_ (relative error {err:.2g}); the gradient method needs a decoder "
+                f"followed by at most a per-feature affine map."
+            )
+        self.scale = torch.as_tensor(scale, dtype=self.dtype, device=self.device)
+        self.shift = torch.as_tensor(shift, dtype=self.dtype, device=self.device)
+        # lookup tables for the elementwise inverse steps, over a range wide enough for
+        # decoded values
+        self.tables = []
+        lo, hi = ref.min(axis=0), ref.max(axis=0)
+        F = ref
+        for step in reversed(space.middle):
+            span = hi - lo + 1e-6
+            grid = np.linspace(lo - 0.5 * span, hi + 0.5 * span, self._TABLE_SIZE)  # (m, f)
+            out = np.asarray(step.inverse_transform(grid), dtype=float)
+            check = np.asarray(step.inverse_transform(F), dtype=float)
+            self.tables.append(
+                (
+                    torch.as_tensor(grid.T.copy(), dtype=self.dtype, device=self.device),
+                    torch.as_tensor(out.T.copy(), dtype=self.dtype, device=self.device),
+                )
+            )
+            approx = self._lookup(torch.as_tensor(F, dtype=self.dtype, device=self.device),
+                                  *self.tables[-1]).double().cpu().numpy()
+            rel = np.max(np.abs(approx - check)) / (np.max(np.abs(check)) + 1e-12)
+            if rel > 1e-2:
+                raise ParameterError(
+                    f"{type(step).__name__}.inverse_transform is not elementwise (lookup-table "
+                    f"error {rel:.2g}); the gradient method cannot differentiate through it."
+                )
+            F = check
+            lo, hi = out.min(axis=0), out.max(axis=0)
+        self.signed = space.signed
+
+    def _raw(self, z):
+        return self.module.decode(z)
+
+    @staticmethod
+    def _lookup(x, grid, values):
+        """Per-feature linear interpolation; x (T, f), grid/values (f, m) increasing grid."""
+        import torch
+
+        xt = x.T.contiguous()  # (f, T)
+        m = grid.shape[1]
+        idx = torch.searchsorted(grid, xt.detach()).clamp(1, m - 1)
+        g0, g1 = torch.gather(grid, 1, idx - 1), torch.gather(grid, 1, idx)
+        v0, v1 = torch.gather(values, 1, idx - 1), torch.gather(values, 1, idx)
+        w = (xt - g0) / (g1 - g0)
+        return (v0 + w * (v1 - v0)).T
+
+    def __call__(self, z):
+        import torch
+
+        x = self._raw(z) * self.scale + self.shift
+        for grid, values in self.tables:
+            x = self._lookup(x, grid, values)
+        return torch.abs(x) if self.signed else torch.clamp(x, min=0.0)
+
+
+def as_space(space):
+    """Validate a fitted timbre space and return its adapter (raises NotFittedError)."""
+    if isinstance(space, _Space):
+        return space
+    return _Space(space)
+
+
+def check_latent(z, latent_dim, name="z"):
+    """A latent point as a float vector of ``latent_dim`` values."""
+    try:
+        z = np.asarray(z, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"{name} must be a numeric latent point: {exc}") from None
+    if z.ndim != 1 or z.shape[0] != latent_dim:
+        raise ParameterError(
+            f"{name} must be a latent point of shape ({latent_dim},), got shape {z.shape}."
+        )
+    if not np.all(np.isfinite(z)):
+        raise ParameterError(f"{name} contains NaN or infinite values.")
+    return z
+
+
+def check_n_steps(n_steps, name="n_steps"):
+    if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral) or n_steps < 2:
+        raise ParameterError(f"{name} must be an integer >= 2, got {n_steps!r}.")
+    return int(n_steps)
