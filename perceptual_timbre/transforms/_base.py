@@ -1,0 +1,313 @@
+"""Shared machinery of the spectral transformers: audio checks, frame selection, inversion API.
+
+A spectral transformer analyses each sound into a sequence of frames (n_frames, n_bins).
+``transform`` reduces that sequence to one frame per sound (see :data:`FRAME_OPTIONS`), so
+its output is a fixed-width matrix the VAE can take; ``inverse_transform`` holds a frame as a
+sustained tone. Subclasses implement ``_setup`` (fitted attributes), ``_analyse`` (one sound ->
+frames), ``_n_frames`` (frames for a given length) and ``_synthesize`` (frames -> audio).
+"""
+
+import numbers
+
+import numpy as np
+from scipy.interpolate import interp1d
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ..exceptions import ParameterError
+from ..utils.validation import check_audio, check_sr
+
+__all__ = ["FRAME_OPTIONS", "spectral_convergence"]
+
+#: Ways to reduce a sound's frames to the one row ``transform`` returns.
+FRAME_OPTIONS = ("stable", "mean", "max-energy", "center")
+
+# The sustained part of a note: from the end of the attack (first frame within
+# _ATTACK_DB of the energy peak) on, the frames within _SUSTAIN_DB of the peak.
+_ATTACK_DB = 3.0
+_SUSTAIN_DB = 12.0
+
+
+class _InvalidParameter(ParameterError, InvalidParameterError):
+    """A parameter outside its constraints: our ParameterError and sklearn's error at once."""
+
+
+def _validate_params(estimator):
+    try:
+        estimator._validate_params()
+    except InvalidParameterError as exc:
+        raise _InvalidParameter(str(exc)) from None
+
+
+def _as_audio_input(X):
+    # DataFrames and other array-likes: check_audio takes lists and ndarrays only.
+    if not isinstance(X, (list, tuple, np.ndarray)) and hasattr(X, "__array__"):
+        X = np.asarray(X)
+    return X
+
+
+def _sustained_region(energy):
+    """Boolean mask of the sustained frames, found from the frame energy envelope."""
+    peak = float(np.max(energy))
+    if peak <= 0:
+        return np.ones(energy.shape, dtype=bool)
+    start = int(np.argmax(energy >= peak * 10 ** (-_ATTACK_DB / 10)))
+    mask = energy >= peak * 10 ** (-_SUSTAIN_DB / 10)
+    mask[:start] = False
+    return mask
+
+
+def _select_frame(frames, how, *, signed=False):
+    """Reduce frames (n_frames, n_bins) to one row (see ``FRAME_OPTIONS``)."""
+    energy = np.sum(frames**2, axis=1)
+    if how == "mean":
+        return frames.mean(axis=0)
+    if how == "max-energy":
+        return frames[int(np.argmax(energy))]
+    if how == "center":
+        return frames[frames.shape[0] // 2]
+    region = frames[_sustained_region(energy)]
+    median = np.median(np.abs(region), axis=0)
+    if not signed:
+        return median
+    # Signed coefficients (DCT) of a tone change sign from frame to frame, so their
+    # median is meaningless: take the real frame whose magnitudes are closest to it.
+    return region[int(np.argmin(np.sum((np.abs(region) - median) ** 2, axis=1)))]
+
+
+def _resample_frames(frames, n_frames):
+    """Linearly interpolate a frame sequence along time to ``n_frames`` frames."""
+    if frames.shape[0] == n_frames:
+        return frames
+    if frames.shape[0] == 1:
+        return np.repeat(frames, n_frames, axis=0)
+    old = np.linspace(0.0, 1.0, frames.shape[0])
+    return interp1d(old, frames, axis=0)(np.linspace(0.0, 1.0, n_frames))
+
+
+class _SpectralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Base class: fit/transform/inverse_transform around the subclass hooks."""
+
+    # True when frames hold signed coefficients rather than magnitudes.
+    _signed = False
+
+    _parameter_constraints = {
+        "sr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "frame": [StrOptions(set(FRAME_OPTIONS))],
+        "duration": [Interval(numbers.Real, 0, None, closed="neither")],
+    }
+
+    # -- hooks -------------------------------------------------------------------------
+    def _setup(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _analyse(self, x):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _n_frames(self, n_samples):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _synthesize(self, frames, n_samples, rng):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- sklearn API ---------------------------------------------------------------------
+    def fit(self, X, y=None):
+        """Check the parameters and the audio, and set up the analysis.
+
+        Audio has no fixed width, so ``n_features_in_`` is not set; ``n_features_out_``,
+        ``frequencies_`` (centre frequency in Hz of every output bin) and ``min_samples_``
+        (shortest accepted sound) are.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_sounds, n_audio_samples) or list of 1-D arrays
+            Mono sounds at ``sr``.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self
+        """
+        _validate_params(self)
+        return self._fit(X)
+
+    def _fit(self, X):
+        self.sr_ = check_sr(self.sr)
+        self._setup()
+        check_audio(_as_audio_input(X), min_samples=self.min_samples_)
+        return self
+
+    @property
+    def _n_features_out(self):
+        return self.n_features_out_
+
+    def _check_audio(self, X):
+        check_is_fitted(self)
+        return check_audio(_as_audio_input(X), min_samples=self.min_samples_)
+
+    def transform(self, X):
+        """One frame per sound: the stable part of the note by default (see ``frame``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_sounds, n_audio_samples) or list of 1-D arrays
+            Mono sounds at ``sr``; sounds in a list may differ in length.
+
+        Returns
+        -------
+        S : ndarray of shape (n_sounds, n_features_out_)
+        """
+        return self._transform(X, self.frame)
+
+    def _transform(self, X, frame):
+        sounds = self._check_audio(X)
+        rows = [_select_frame(self._analyse(x), frame, signed=self._signed) for x in sounds]
+        return np.asarray(rows, dtype=np.float64)
+
+    def transform_frames(self, X):
+        """All frames of every sound.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_sounds, n_audio_samples) or list of 1-D arrays
+
+        Returns
+        -------
+        frames : list of ndarray of shape (n_frames_i, n_features_out_)
+        """
+        return [self._analyse(x) for x in self._check_audio(X)]
+
+    def _check_frames(self, S, name):
+        check_is_fitted(self)
+        try:
+            S = np.asarray(S, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ParameterError(f"{name} must be a numeric array: {exc}") from None
+        if S.ndim != 2 or S.shape[1] != self.n_features_out_ or S.shape[0] == 0:
+            raise ParameterError(
+                f"{name} must have shape (n, {self.n_features_out_}) (one spectral frame per "
+                f"row), got {S.shape}."
+            )
+        if not np.all(np.isfinite(S)):
+            raise ParameterError(f"{name} contains NaN or infinite values.")
+        if not self._signed:
+            # Magnitudes decoded by a model can dip below zero: they mean silence.
+            S = np.maximum(S, 0.0)
+        return S
+
+    def _n_samples(self, duration):
+        if duration is None:
+            duration = self.duration
+        if not isinstance(duration, numbers.Real) or not duration > 0:
+            raise ParameterError(f"duration must be a positive number of seconds, got {duration!r}.")
+        return max(1, int(round(duration * self.sr_)))
+
+    def inverse_transform(self, S):
+        """Audio of ``duration`` seconds from each frame, held as a sustained tone.
+
+        Parameters
+        ----------
+        S : array-like of shape (n_rows, n_features_out_)
+
+        Returns
+        -------
+        audio : ndarray of shape (n_rows, round(duration * sr))
+        """
+        S = self._check_frames(S, "S")
+        n_samples = self._n_samples(None)
+        n_frames = self._n_frames(n_samples)
+        rng = check_random_state(getattr(self, "random_state", None))
+        out = np.empty((S.shape[0], n_samples))
+        for i, row in enumerate(S):
+            out[i] = self._synthesize(np.repeat(row[None], n_frames, axis=0), n_samples, rng)
+        return out
+
+    def inverse_transform_frames(self, frames, duration=None):
+        """One continuous sound from a time-varying frame sequence (e.g. a latent path).
+
+        The frames are interpolated along time to fill ``duration`` and the phase is rebuilt
+        over the whole sequence at once, so the result has no seams between frames.
+
+        Parameters
+        ----------
+        frames : array-like of shape (n_frames, n_features_out_)
+        duration : float, default=None
+            Seconds of audio; ``None`` uses the ``duration`` parameter.
+
+        Returns
+        -------
+        audio : ndarray of shape (round(duration * sr),)
+        """
+        frames = self._check_frames(frames, "frames")
+        n_samples = self._n_samples(duration)
+        frames = _resample_frames(frames, self._n_frames(n_samples))
+        rng = check_random_state(getattr(self, "random_state", None))
+        return self._synthesize(frames, n_samples, rng)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags
+
+
+def spectral_convergence(transformer, S, *, frames=False, duration=None):
+    """Reconstruction quality of a fitted transformer's inversion, in dB (lower is better).
+
+    The frames are resynthesized (:meth:`inverse_transform`, or
+    :meth:`inverse_transform_frames` for a sequence), the audio is analysed again with the same
+    transformer, and the spectral convergence ``20 log10(||S_hat - S|| / ||S||)`` of the
+    re-analysis ``S_hat`` against the target ``S`` is returned. A single frame is re-analysed
+    with ``frame="stable"``; a sequence is compared frame by frame with the target
+    interpolated to the frames that were synthesized. -20 dB means a 10 % relative error.
+
+    Parameters
+    ----------
+    transformer : fitted STFTTransformer, DCTTransformer or NSGTTransformer
+    S : array-like of shape (n_rows, n_features_out_)
+        Target frames (e.g. the output of ``transform``), or one frame sequence when
+        ``frames=True``.
+    frames : bool, default=False
+        Treat ``S`` as one time-varying sequence rendered by ``inverse_transform_frames``.
+    duration : float, default=None
+        Duration of the sequence rendering (``frames=True`` only).
+
+    Returns
+    -------
+    sc : ndarray of shape (n_rows,), or float when ``frames=True``
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perceptual_timbre.transforms import DCTTransformer, spectral_convergence
+    >>> x = np.sin(2 * np.pi * 440 * np.arange(8000) / 8000)[None]
+    >>> dct = DCTTransformer(sr=8000, n_fft=256).fit(x)
+    >>> float(spectral_convergence(dct, dct.transform(x))[0]) < -150
+    True
+    """
+    if frames:
+        target = transformer._check_frames(S, "S")
+        audio = transformer.inverse_transform_frames(target, duration=duration)
+        got = transformer.transform_frames(audio[None])[0]
+        # The frames actually synthesized; the re-analysis sees them at the same positions.
+        target = _resample_frames(target, transformer._n_frames(audio.size))
+        n = min(got.shape[0], target.shape[0])
+        got, target = got[:n], target[:n]
+        return float(_sc_db(got, target))
+    target = transformer._check_frames(S, "S")
+    audio = transformer.inverse_transform(target)
+    got = transformer._transform(audio, "stable")
+    return np.array([_sc_db(g, t) for g, t in zip(got, target)])
+
+
+def _sc_db(estimate, target):
+    num = np.linalg.norm(estimate - target)
+    den = max(np.linalg.norm(target), np.finfo(float).tiny)
+    return 20 * np.log10(max(num / den, 1e-300))
