@@ -53,7 +53,8 @@ def get_data_home(data_home=None):
         return Path(os.fspath(data_home)).expanduser()
     except TypeError:
         raise ParameterError(
-            f"data_home must be a path (str or os.PathLike) or None, got {type(data_home).__name__}."
+            f"data_home must be a path (str or os.PathLike) or None, "
+            f"got {type(data_home).__name__}."
         ) from None
 
 

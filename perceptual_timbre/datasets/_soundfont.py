@@ -98,6 +98,19 @@ def _check_instruments(instruments):
     return programs
 
 
+def _flush(synth, sr):
+    """Silence every voice and run the synth until it outputs zeros.
+
+    ``sounds_off`` only starts a fast release, so the previous note would leak into the
+    next one; flushing makes each note independent of what was rendered before it.
+    """
+    synth.sounds_off()
+    for _ in range(int(2 * sr) // 256):
+        if not np.any(np.frombuffer(synth.generate(256), dtype=np.float32)):
+            return
+    raise RuntimeError("the synthesizer did not fall silent within 2 s of sounds_off.")
+
+
 @functools.lru_cache(maxsize=8)
 def _render_cached(soundfont, stamp, programs, pitches, velocities, duration, sr):
     """Render every (program, pitch, velocity); cached, the result is read-only."""
@@ -120,7 +133,7 @@ def _render_cached(soundfont, stamp, programs, pitches, velocities, duration, sr
         synth.program_select(0, sfid, 0, program)
         for pitch in pitches:
             for velocity in velocities:
-                synth.sounds_off()  # cut the previous note's tail: every note starts clean
+                _flush(synth, sr)
                 synth.noteon(0, pitch, velocity)
                 held = np.frombuffer(synth.generate(n_hold), dtype=np.float32)
                 synth.noteoff(0, pitch)

@@ -114,7 +114,9 @@ def _read_matrix(path):
     D = np.array(rows, dtype=float)
     if not np.all(np.isfinite(D)):
         i, j = np.argwhere(~np.isfinite(D))[0]
-        raise ParameterError(f"{path}: matrix contains NaN or infinite values (first at [{i}, {j}]).")
+        raise ParameterError(
+            f"{path}: matrix contains NaN or infinite values (first at [{i}, {j}])."
+        )
     if np.any(np.diag(D) != 0):
         raise ParameterError(f"{path}: the diagonal must be zero (a stimulus vs itself).")
     if np.any(D < 0):
