@@ -66,8 +66,8 @@ def _study_files(name, data_home):
         raise ParameterError(f"study name must be a str, got {type(name).__name__}.")
     root = _timbremetrics_dir(data_home)
     matrix_path = root / "true_dissim" / (name + _SUFFIX)
-    if not matrix_path.is_file():
-        available = list_timbre_studies(data_home)
+    available = list_timbre_studies(data_home)
+    if name not in available:  # membership, not path existence: no "../" escapes
         raise ParameterError(
             f"unknown timbre study {name!r}; available studies in {root}: {available}."
         )
