@@ -25,7 +25,8 @@ def _load_study(data_home, name):
         root = data_home / "timbremetrics"
         files = sorted((root / "sounds" / name).glob("*.aiff"))
         D = np.loadtxt(root / "true_dissim" / f"{name}_dissimilarity_matrix.txt")
-        return [librosa.load(f, sr=SR)[0].astype(float) for f in files], [f.name for f in files], D + D.T
+        sounds = [librosa.load(f, sr=SR)[0].astype(float) for f in files]
+        return sounds, [f.name for f in files], D + D.T
     b = load_timbre_study(name, data_home=data_home, sr=SR)
     return b.audio, list(b.names), b.dissimilarity
 
@@ -59,8 +60,8 @@ def test_frame_pipeline_embeds_mean_of_frame_latents(study, stft_space):
     frames = stft_space["stft"].transform_frames(sounds)
     for i in (0, 7, 16):
         logf = stft_space["log"].transform(frames[i])
-        np.testing.assert_allclose(Z[i], stft_space["pca"].transform(logf.mean(0, keepdims=True))[0],
-                                   atol=1e-8)
+        expected = stft_space["pca"].transform(logf.mean(0, keepdims=True))[0]
+        np.testing.assert_allclose(Z[i], expected, atol=1e-8)
     # one row per sound, not one per frame; median pooling differs from mean
     Zm = embed_sounds(stft_space, sounds, sr=SR, aggregate="median")
     assert Zm.shape == Z.shape and not np.allclose(Zm, Z)

@@ -42,7 +42,8 @@ def _load_study(data_home, name):
         root = data_home / "timbremetrics"
         files = sorted((root / "sounds" / name).glob("*.aiff"))
         D = np.loadtxt(root / "true_dissim" / f"{name}_dissimilarity_matrix.txt")
-        return [librosa.load(f, sr=SR)[0].astype(float) for f in files], [f.name for f in files], D + D.T
+        sounds = [librosa.load(f, sr=SR)[0].astype(float) for f in files]
+        return sounds, [f.name for f in files], D + D.T
     b = load_timbre_study(name, data_home=data_home, sr=SR)
     return b.audio, list(b.names), b.dissimilarity
 
@@ -62,7 +63,7 @@ def lakatos_segments(data_home):
     sounds, names, D = _load_study(data_home, "Lakatos2000_Harm")
     seg = SR // 4
     X, y = [], []
-    for s, name in zip(sounds, names):
+    for s, name in zip(sounds, names, strict=True):
         for start in range(0, len(s) - seg + 1, seg):
             piece = s[start:start + seg]
             if np.max(np.abs(piece)) > 1e-3:
@@ -351,3 +352,16 @@ def test_scorer_in_grid_search_with_routing(lakatos_segments):
     plain = _search(X, y, ratings)
     np.testing.assert_allclose(routed.cv_results_["mean_test_score"],
                                plain.cv_results_["mean_test_score"])
+
+
+def test_kl_matches_the_vae_training_regularizer(grey):
+    """The metric reports exactly what PerceptualVAE's paper regularizer minimizes."""
+    torch = pytest.importorskip("torch")
+    losses = pytest.importorskip("perceptual_timbre.model._losses")
+    D, names = grey["D"], grey["names"]
+    y = np.repeat(names, 3)
+    Z = np.random.default_rng(0).normal(size=(48, 4))
+    idx = Ratings(D, names).index_of(y)
+    target = torch.as_tensor(D[np.ix_(idx, idx)])
+    expected = float(losses.tsne_regularizer(torch.as_tensor(Z), target, sigma=0.7))
+    assert latent_kl_divergence(Z, y, Ratings(D, names), sigma=0.7) == pytest.approx(expected)
