@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 # until a name that needs them is used).
 _LAZY = {
     "PerceptualVAE": "model",
+    "MFCCEmbedding": "baselines",
     "embed_sounds": "embedding",
     "DescriptorPathSynthesizer": "synthesis",
     "PerceptualMetric": "perceptual_metric",
@@ -28,6 +29,7 @@ _LAZY = {
     "TimbreSpace": "timbre_space",
 }
 _SUBMODULES = {
+    "baselines",
     "datasets",
     "descriptors",
     "embedding",
