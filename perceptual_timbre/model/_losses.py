@@ -56,18 +56,25 @@ def kl_normal(mu, logvar, prior_mu=None):
     return 0.5 * (diff.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=-1)
 
 
-def _off_diagonal(n, device):
-    return ~torch.eye(n, dtype=torch.bool, device=device)
+def _valid_pairs(n, mask, device):
+    valid = ~torch.eye(n, dtype=torch.bool, device=device)
+    return valid if mask is None else valid & mask.to(device=device, dtype=torch.bool)
 
 
-def tsne_regularizer(z, target, *, sigma=1.0):
-    """The paper's t-SNE-inspired perceptual regularizer (Esling et al. 2018, Eq. 8-10).
+def _sq_distances(z):
+    # explicit differences rather than cdist: finite gradients for coincident points
+    return (z.unsqueeze(0) - z.unsqueeze(1)).pow(2).sum(-1)
 
-    A Gaussian kernel turns the latent distances into a distribution ``Q`` over pairs,
-    a Student-t kernel turns the target distances into ``P``, and the loss is
-    ``KL(P || Q) = sum_{i != j} p_ij log(p_ij / q_ij)``::
 
-        q_ij ∝ exp(-||z_i - z_j||^2 / (2 sigma^2)),   p_ij ∝ (1 + T_ij^2)^-1
+def tsne_regularizer(z, target, *, sigma=1.0, mask=None):
+    r"""The paper's t-SNE-inspired perceptual regularizer (Esling et al. 2018, Eq. 8-10).
+
+    For each row :math:`i`, a Gaussian kernel over latent distances gives the neighbour
+    distribution :math:`p_{j|i} \propto \exp(-\lVert z_i - z_j\rVert^2 / 2\sigma^2)`, a
+    Student-t kernel over the target distances gives
+    :math:`q_{j|i} \propto (1 + T_{ij}^2)^{-1}`, and the loss is the mean over rows of
+    :math:`\sum_{j \neq i} p_{j|i} \log(p_{j|i} / q_{j|i})`. This is the quantity that
+    :func:`perceptual_timbre.metrics.latent_kl_divergence` reports.
 
     Parameters
     ----------
@@ -77,6 +84,9 @@ def tsne_regularizer(z, target, *, sigma=1.0):
         Target distance between the classes of rows i and j (0 within a class).
     sigma : float, default=1.0
         Bandwidth of the latent Gaussian kernel.
+    mask : bool Tensor of shape (n, n), default=None
+        Pairs to use (e.g. pairs whose classes were actually rated); the diagonal is
+        always left out.
 
     Returns
     -------
@@ -92,26 +102,31 @@ def tsne_regularizer(z, target, *, sigma=1.0):
     >>> bool(near < far)
     True
     """
-    n = z.shape[0]
-    mask = _off_diagonal(n, z.device)
-    d2 = torch.cdist(z, z).pow(2)[mask]
-    log_q = -d2 / (2.0 * sigma**2)
-    log_q = log_q - torch.logsumexp(log_q, dim=0)
-    log_p = -torch.log1p(target[mask].to(z.dtype).pow(2))
-    log_p = log_p - torch.logsumexp(log_p, dim=0)
-    return torch.sum(log_p.exp() * (log_p - log_q))
+    valid = _valid_pairs(z.shape[0], mask, z.device)
+    neg_inf = torch.tensor(float("-inf"), dtype=z.dtype, device=z.device)
+    logits = torch.where(valid, -_sq_distances(z) / (2.0 * sigma**2), neg_inf)
+    log_p = torch.where(valid, logits - torch.logsumexp(logits, dim=1, keepdim=True), 0.0)
+    log_q = torch.where(valid, -torch.log1p(target.to(z.dtype).pow(2)), neg_inf)
+    log_q = torch.where(valid, log_q - torch.logsumexp(log_q, dim=1, keepdim=True), 0.0)
+    terms = torch.where(valid, log_p.exp() * (log_p - log_q), 0.0)
+    has = valid.any(dim=1)
+    if not bool(has.any()):
+        return z.new_zeros(())
+    return terms.sum(dim=1)[has].mean()
 
 
-def l2_regularizer(z, target, *, eps=1e-8):
+def l2_regularizer(z, target, *, mask=None, eps=1e-8):
     """Mean squared difference between latent and target distances, each scaled by its mean.
 
-    Dividing both matrices by their batch mean makes the term invariant to the overall
-    scale of the ratings and of the latent space; only relative distances are matched.
+    Dividing both sets of distances by their batch mean makes the term invariant to the
+    overall scale of the ratings and of the latent space; only relative distances count.
 
     Parameters
     ----------
     z : Tensor of shape (n, d)
     target : Tensor of shape (n, n)
+    mask : bool Tensor of shape (n, n), default=None
+        Pairs to use; the diagonal is always left out.
 
     Returns
     -------
@@ -125,11 +140,11 @@ def l2_regularizer(z, target, *, eps=1e-8):
     >>> float(l2_regularizer(torch.tensor([[0.0], [5.0]]), T)) < 1e-6
     True
     """
-    n = z.shape[0]
-    mask = _off_diagonal(n, z.device)
-    diff = z.unsqueeze(0) - z.unsqueeze(1)
-    dz = torch.sqrt(diff.pow(2).sum(-1)[mask] + eps)  # eps: finite gradient at zero distance
-    dt = target[mask].to(z.dtype)
+    valid = _valid_pairs(z.shape[0], mask, z.device)
+    if not bool(valid.any()):
+        return z.new_zeros(())
+    dz = torch.sqrt(_sq_distances(z)[valid] + eps)  # eps: finite gradient at zero distance
+    dt = target.to(z.dtype)[valid]
     dz = dz / dz.mean().clamp_min(eps)
     dt = dt / dt.mean().clamp_min(eps)
     return torch.mean((dz - dt).pow(2))

@@ -26,15 +26,18 @@ class Objective:
         Class centres ("prior").
     sigma : float, default=1.0
         Latent kernel bandwidth of the "kl" regularizer.
+    mask : bool Tensor of shape (n_rated, n_rated), default=None
+        Class pairs that were rated (others are left out of "kl"/"l2").
 
     A batch is a dict with ``x`` (n, n_features), ``cls`` (n,) long index of each row's
     rated class (-1: unrated, VAE loss only) and optionally ``side``. The regularizer acts
     on the posterior means ``mu`` (the points that ``transform`` returns).
     """
 
-    def __init__(self, regularization="kl", target=None, centres=None, sigma=1.0):
+    def __init__(self, regularization="kl", target=None, centres=None, sigma=1.0, mask=None):
         self.regularization = regularization
         self.target = target
+        self.mask = mask
         self.centres = centres
         self.sigma = sigma
 
@@ -56,8 +59,11 @@ class Objective:
             elif idx.numel() > 1 and self.regularization != "prior":
                 # rows matched to their OWN class: target[i, j] = D[cls_i, cls_j]
                 target = self.target[idx][:, idx]
-                fn = tsne_regularizer if self.regularization == "kl" else l2_regularizer
-                reg = fn(mu, target, sigma=self.sigma) if fn is tsne_regularizer else fn(mu, target)
+                mask = None if self.mask is None else self.mask[idx][:, idx]
+                if self.regularization == "kl":
+                    reg = tsne_regularizer(mu, target, sigma=self.sigma, mask=mask)
+                else:
+                    reg = l2_regularizer(mu, target, mask=mask)
         w = batch.get("weight")
         if w is None:
             nll_m, kl_m = nll.mean(), kl.mean()

@@ -16,6 +16,7 @@ from ..exceptions import ParameterError
 from ..utils._torch import load_map_location, make_generator, resolve_device, to_numpy
 from ..utils._torch import to_tensor
 from ..utils.validation import Ratings, check_dissimilarity
+from ._losses import gaussian_log_likelihood, kl_normal
 from ._modules import VAEModule
 from ._training import Objective, evaluate, train_module
 
@@ -24,6 +25,8 @@ __all__ = ["PerceptualVAE"]
 # mean pairwise distance between the class centres of the "prior" regularizer, in latent
 # units: about two prior standard deviations, so classes separate without leaving the prior
 _PRIOR_SPREAD = 2.0
+# posterior draws per row in score_samples (shared by all rows: order-independent scores)
+_SCORE_DRAWS = 8
 
 
 def _check_finite(X, name):
@@ -145,9 +148,11 @@ class PerceptualVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     Notes
     -----
     Cross-validation (``GridSearchCV``, ``cross_val_score``) slices every fit parameter
-    whose length equals ``n_samples``. With one row per class, a plain ``N x N`` array would
-    arrive as ``(n_train, N)``; pass :class:`~perceptual_timbre.utils.Ratings` or a labelled
-    DataFrame, which always arrive whole and are indexed by ``y``.
+    whose length equals ``n_samples``, with metadata routing on or off. With one row per
+    class, a plain ``N x N`` array or DataFrame would arrive as ``(n_train, N)`` (``fit``
+    then raises a :class:`ParameterError` that says so). Pass
+    :class:`~perceptual_timbre.utils.Ratings`: it has no length, always arrives whole, and
+    its rows are looked up by the labels in ``y``.
 
     Examples
     --------
@@ -246,19 +251,17 @@ class PerceptualVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
     @staticmethod
     def _check_ratings(dissimilarity, classes, n_samples):
-        plain = not isinstance(dissimilarity, (Ratings, tuple)) and not hasattr(
-            dissimilarity, "columns"
-        )
-        if plain:
+        if not isinstance(dissimilarity, (Ratings, tuple)):
+            # arrays and DataFrames with n_samples rows are row-sliced by cross-validation
             shape = np.shape(dissimilarity)
             if len(shape) == 2 and shape[0] != shape[1]:
-                if shape[0] == n_samples and shape[1] == len(classes):
+                if shape[0] == n_samples:
                     raise ParameterError(
-                        f"dissimilarity has shape {shape}: {shape[0]} rows like X but "
-                        f"{shape[1]} columns like the classes. Cross-validation slices every "
-                        f"fit parameter of length n_samples, so a square matrix given as a plain "
-                        f"array was cut to the training rows. Pass Ratings(matrix, labels) or a "
-                        f"labelled DataFrame instead: they always arrive whole."
+                        f"dissimilarity has shape {shape}: one row per row of X but "
+                        f"{shape[1]} columns. Cross-validation slices every fit parameter of "
+                        f"length n_samples, so a square matrix (plain array or DataFrame) was "
+                        f"cut to the training rows. Pass Ratings(matrix, labels) instead: it "
+                        f"always arrives whole."
                     )
                 raise ParameterError(
                     f"dissimilarity must be a square matrix ordered like np.unique(y), got "
@@ -298,7 +301,7 @@ class PerceptualVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         dissimilarity : Ratings, DataFrame, (matrix, labels) tuple or array-like, default=None
             Rated dissimilarities between classes. A plain square array is ordered like
             ``np.unique(y)``; labelled forms may cover only some classes (the others get
-            only the VAE loss). Prefer labelled forms under cross-validation (see Notes).
+            only the VAE loss). Use ``Ratings`` under cross-validation (see Notes).
 
         Returns
         -------
@@ -363,6 +366,9 @@ class PerceptualVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
                 target, centres = self._targets(ratings, rated, seed)
                 if target is not None:
                     objective.target = to_tensor(target, device)
+                    counts = ratings.subset(rated).counts
+                    if counts is not None:  # leave never-rated pairs out
+                        objective.mask = torch.as_tensor(counts > 0, device=device)
                 if centres is not None:
                     objective.centres = to_tensor(centres, device)
 
@@ -496,17 +502,29 @@ class PerceptualVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     def score_samples(self, X):
         """ELBO of each row: a lower bound of ``log p(x)`` in nats, in the units of ``X``.
 
-        One reparameterized draw per row, from a fixed seed, so the value is repeatable.
+        The expectation over the posterior uses the same 8 fixed standard-normal draws for
+        every row, so the value of a row is repeatable and does not depend on the other rows.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        elbo : ndarray of shape (n_samples,)
         """
         Xs = self._standardized(X)
         self.module_.eval()
-        gen = make_generator(0, self.device_)
-        objective = Objective()
+        eps = torch.randn(
+            (_SCORE_DRAWS, 1, self.module_.latent_dim), generator=make_generator(0, "cpu")
+        ).to(self.device_)
         out = []
-        for start in range(0, Xs.shape[0], 8192):
-            batch = {"x": to_tensor(Xs[start : start + 8192], self.device_)}
-            terms = objective(self.module_, batch, beta=1.0, alpha=0.0, generator=gen)
-            out.append(to_numpy(terms["elbo_rows"]))
+        for start in range(0, Xs.shape[0], 4096):
+            x = to_tensor(Xs[start : start + 4096], self.device_)
+            mu, logvar = self.module_.encode(x)
+            z = mu + eps * torch.exp(0.5 * logvar)  # (draws, n, latent_dim)
+            ll = gaussian_log_likelihood(x, self.module_.decode(z), self.module_.decoder.scale())
+            out.append(to_numpy(ll.mean(dim=0) - kl_normal(mu, logvar)))
         # change of variables back from the internal standardization
         return np.concatenate(out) - np.sum(np.log(self.feature_scale_))
 
