@@ -8,8 +8,13 @@ import time
 import torch
 
 from ..exceptions import TrainingError
-from ._losses import gaussian_log_likelihood, kl_normal, l2_regularizer, prior_regularizer
-from ._losses import tsne_regularizer
+from ._losses import (
+    gaussian_log_likelihood,
+    kl_normal,
+    l2_regularizer,
+    prior_regularizer,
+    tsne_regularizer,
+)
 
 __all__ = ["Objective", "train_module", "evaluate"]
 

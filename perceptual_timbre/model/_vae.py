@@ -5,20 +5,28 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.base import _fit_context
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted
-from sklearn.utils.validation import column_or_1d, validate_data
+from sklearn.utils.validation import (
+    check_array,
+    check_consistent_length,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
 
 from ..exceptions import ParameterError
-from ..utils._torch import load_map_location, make_generator, resolve_device, to_numpy
-from ..utils._torch import to_tensor
+from ..utils._torch import load_map_location, make_generator, resolve_device, to_numpy, to_tensor
 from ..utils.validation import Ratings, check_dissimilarity
 from ._losses import gaussian_log_likelihood, kl_normal
 from ._modules import VAEModule
-from ._training import Objective, evaluate, train_module
+from ._training import Objective, train_module
 
 __all__ = ["PerceptualVAE"]
 
