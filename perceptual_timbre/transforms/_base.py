@@ -10,6 +10,7 @@ frames), ``_n_frames`` (frames for a given length) and ``_synthesize`` (frames -
 import numbers
 
 import numpy as np
+import scipy.sparse
 from scipy.interpolate import interp1d
 from sklearn.base import (
     BaseEstimator,
@@ -45,11 +46,33 @@ def _validate_params(estimator):
         raise _InvalidParameter(str(exc)) from None
 
 
-def _as_audio_input(X):
-    # DataFrames and other array-likes: check_audio takes lists and ndarrays only.
+def _prepare_audio(X, min_samples):
+    """Normalise array-likes for ``check_audio`` and give array-specific errors early."""
+    if scipy.sparse.issparse(X):
+        raise ParameterError("sparse input is not supported: audio must be a dense array or list.")
     if not isinstance(X, (list, tuple, np.ndarray)) and hasattr(X, "__array__"):
-        X = np.asarray(X)
-    return X
+        X = np.asarray(X)  # e.g. a DataFrame of equal-length sounds
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        if np.iscomplexobj(X):
+            raise ParameterError("Complex data not supported: audio must be real-valued.")
+        if X.ndim == 1:
+            raise ParameterError(
+                f"X is a single 1-D signal of {X.shape[0]} samples. Reshape your data: pass a "
+                f"list of sounds ([x]) or a 2-D array (n_sounds, n_audio_samples), e.g. "
+                f"x[np.newaxis]."
+            )
+        if X.ndim == 2 and X.shape[1] == 0:
+            raise ParameterError(
+                f"X has 0 feature(s) (shape={X.shape}) while a minimum of {min_samples} is "
+                f"required: the sounds are empty (0 samples)."
+            )
+        if X.ndim == 2 and X.shape[1] < min_samples:
+            raise ParameterError(
+                f"X has {X.shape[1]} audio samples per sound (n_features = {X.shape[1]}), fewer "
+                f"than the {min_samples} this transform needs; pad the sounds or choose a "
+                f"shorter window."
+            )
+    return check_audio(X, min_samples=min_samples)
 
 
 def _sustained_region(energy):
@@ -141,7 +164,7 @@ class _SpectralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
     def _fit(self, X):
         self.sr_ = check_sr(self.sr)
         self._setup()
-        check_audio(_as_audio_input(X), min_samples=self.min_samples_)
+        _prepare_audio(X, self.min_samples_)
         return self
 
     @property
@@ -150,7 +173,7 @@ class _SpectralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
 
     def _check_audio(self, X):
         check_is_fitted(self)
-        return check_audio(_as_audio_input(X), min_samples=self.min_samples_)
+        return _prepare_audio(X, self.min_samples_)
 
     def transform(self, X):
         """One frame per sound: the stable part of the note by default (see ``frame``).
