@@ -28,10 +28,9 @@ from perceptual_timbre.transforms import LogMagnitude, NSGTTransformer
 
 FAST = os.environ.get("PERCEPTUAL_TIMBRE_FAST") == "1"
 
-notes = render_instrument_notes(
-    pitches=(60, 67) if FAST else (60, 62, 64, 65, 67, 69, 71, 72),
-    velocities=(100,) if FAST else (64, 100),
-)
+# default: 7 pitches x 2 dynamics of each of the 12 rated instruments
+small = {"pitches": (60, 67), "velocities": (100,)} if FAST else {}
+notes = render_instrument_notes(**small)
 ratings = load_instrument_ratings().ratings
 
 
@@ -57,7 +56,7 @@ maps = {
 
 dmap = maps["regularized"]
 fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.6))
-for ax, name in zip(axes, names):
+for ax, name in zip(axes, names, strict=True):
     mesh = ax.pcolormesh(dmap.coords[0], dmap.coords[1], dmap[name].T, shading="auto",
                          cmap="viridis")
     ax.scatter(dmap.projected[:, 0], dmap.projected[:, 1], s=6, c="w", edgecolors="k",

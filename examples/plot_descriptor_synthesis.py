@@ -39,10 +39,9 @@ FAST = os.environ.get("PERCEPTUAL_TIMBRE_FAST") == "1"
 OUT = Path(os.environ.get("PERCEPTUAL_TIMBRE_OUTPUT") or tempfile.mkdtemp(prefix="timbre_"))
 OUT.mkdir(parents=True, exist_ok=True)
 
-notes = render_instrument_notes(
-    pitches=(60, 67) if FAST else (60, 62, 64, 65, 67, 69, 71, 72),
-    velocities=(100,) if FAST else (64, 100),
-)
+# default: 7 pitches x 2 dynamics of each of the 12 rated instruments
+small = {"pitches": (60, 67), "velocities": (100,)} if FAST else {}
+notes = render_instrument_notes(**small)
 space = Pipeline([
     ("nsgt", NSGTTransformer(n_iter=16 if FAST else 32)),
     ("log", LogMagnitude()),
@@ -80,7 +79,7 @@ for method, res in results.items():
 
 # %%
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5), sharey=True)
-for ax, (method, res) in zip(axes, results.items()):
+for ax, (method, res) in zip(axes, results.items(), strict=True):
     ax.plot(res.target[:, 0], "k--", label="target")
     ax.plot(res.achieved[:, 0], label="decoded frames")
     ax.set(title=f"{method}", xlabel="path step", ylabel="spectral centroid (Hz)")
@@ -104,7 +103,7 @@ res = synth.synthesize("Flute", ["exp_increase", "log_decrease"], duration=3.0)
 sf.write(OUT / "flute_brighter_softer.wav", res.audio / np.max(np.abs(res.audio)), res.sr)
 
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-for k, (ax, name) in enumerate(zip(axes, res.descriptors)):
+for k, (ax, name) in enumerate(zip(axes, res.descriptors, strict=True)):
     ax.plot(res.target[:, k], "k--", label="target")
     ax.plot(res.achieved[:, k], label=f"achieved (r = {res.correlation[k]:.2f})")
     ax.set(title=name, xlabel="path step")

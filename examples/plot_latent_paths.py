@@ -33,10 +33,9 @@ FAST = os.environ.get("PERCEPTUAL_TIMBRE_FAST") == "1"
 OUT = Path(os.environ.get("PERCEPTUAL_TIMBRE_OUTPUT") or tempfile.mkdtemp(prefix="timbre_"))
 OUT.mkdir(parents=True, exist_ok=True)
 
-notes = render_instrument_notes(
-    pitches=(60, 67) if FAST else (60, 62, 64, 65, 67, 69, 71, 72),
-    velocities=(100,) if FAST else (64, 100),
-)
+# default: 7 pitches x 2 dynamics of each of the 12 rated instruments
+small = {"pitches": (60, 67), "velocities": (100,)} if FAST else {}
+notes = render_instrument_notes(**small)
 ratings = load_instrument_ratings().ratings
 space = Pipeline([
     ("nsgt", NSGTTransformer(n_iter=16 if FAST else 32)),

@@ -27,10 +27,9 @@ from perceptual_timbre.transforms import LogMagnitude, NSGTTransformer
 
 FAST = os.environ.get("PERCEPTUAL_TIMBRE_FAST") == "1"
 
-notes = render_instrument_notes(
-    pitches=(60, 67) if FAST else (60, 62, 64, 65, 67, 69, 71, 72),
-    velocities=(100,) if FAST else (64, 100),
-)
+# default: 7 pitches x 2 dynamics of each of the 12 rated instruments
+small = {"pitches": (60, 67), "velocities": (100,)} if FAST else {}
+notes = render_instrument_notes(**small)
 data = load_instrument_ratings()
 ratings = data.ratings
 # every instrument can be held out; four keep the run to a few minutes
@@ -94,7 +93,7 @@ held_out = held_out_instruments[0]
 known, truth, pred = examples[held_out]
 fig, ax = plt.subplots(figsize=(5, 4))
 ax.scatter(truth, pred)
-for name, x, y in zip(known, truth, pred):
+for name, x, y in zip(known, truth, pred, strict=True):
     ax.annotate(name, (x, y), fontsize=8)
 ax.set(xlabel=f"rated dissimilarity to {held_out}",
        ylabel="predicted latent distance",

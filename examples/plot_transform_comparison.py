@@ -38,10 +38,9 @@ from perceptual_timbre.transforms import (
 
 FAST = os.environ.get("PERCEPTUAL_TIMBRE_FAST") == "1"
 
-notes = render_instrument_notes(
-    pitches=(60, 67) if FAST else (60, 62, 64, 65, 67, 69, 71, 72),
-    velocities=(100,) if FAST else (64, 100),
-)
+# default: 7 pitches x 2 dynamics of each of the 12 rated instruments
+small = {"pitches": (60, 67), "velocities": (100,)} if FAST else {}
+notes = render_instrument_notes(**small)
 ratings = load_instrument_ratings().ratings
 print(f"{len(notes.audio)} notes of {len(set(notes.instrument))} instruments")
 
@@ -92,8 +91,8 @@ print(table.round(3).to_string())
 # The table side by side
 # ----------------------
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.5))
-for ax, column in zip(axes, ["VAE relative error", "paper KL (lower better)",
-                             "centroid Spearman"]):
+columns = ["VAE relative error", "paper KL (lower better)", "centroid Spearman"]
+for ax, column in zip(axes, columns, strict=True):
     table[column].plot.bar(ax=ax, color="C0")
     ax.set(title=column, xlabel="")
     ax.tick_params(axis="x", rotation=45)
