@@ -84,7 +84,7 @@ def _agreement(model, grey):
 def plain_and_regularized(grey):
     fit = dict(y=grey["y"], dissimilarity=grey["ratings"])
     plain = PerceptualVAE(alpha=0.0, **FAST).fit(grey["X"], **fit)
-    reg = PerceptualVAE(alpha=100.0, **FAST).fit(grey["X"], **fit)
+    reg = PerceptualVAE(alpha=0.2, **FAST).fit(grey["X"], **fit)
     return plain, reg
 
 
@@ -101,7 +101,7 @@ def test_regularized_beats_plain_on_paper_kl_and_centroid_spearman(grey, plain_a
     ].shape[1]
 
 
-@pytest.mark.parametrize("regularization, alpha", [("l2", 100.0), ("prior", 10.0)])
+@pytest.mark.parametrize("regularization, alpha", [("l2", 0.2), ("prior", 0.02)])
 def test_other_regularizers_raise_centroid_spearman(grey, plain_and_regularized,
                                                     regularization, alpha):
     plain, _ = plain_and_regularized
@@ -149,7 +149,7 @@ def test_loss_invariant_to_joint_permutation_and_sensitive_to_mismatch(grey):
 
 def test_fit_invariant_to_ratings_order_and_input_form(grey):
     X, y, r = grey["X"], grey["y"], grey["ratings"]
-    kw = dict(FAST, max_epochs=4, alpha=100.0)
+    kw = dict(FAST, max_epochs=4, alpha=0.2)
     ref = PerceptualVAE(**kw).fit(X, y, dissimilarity=r).transform(X)
     perm = np.random.default_rng(1).permutation(r.n_items)
     shuffled = Ratings(r.matrix[np.ix_(perm, perm)], r.labels[perm])
@@ -167,7 +167,7 @@ def test_unrated_classes_get_only_the_vae_loss(grey):
     X, y, r = grey["X"], grey["y"], grey["ratings"]
     held_out = r.labels[0]
     sub = r.subset([v for v in r.labels if v != held_out])
-    model = PerceptualVAE(**dict(FAST, max_epochs=3, alpha=100.0)).fit(X, y, dissimilarity=sub)
+    model = PerceptualVAE(**dict(FAST, max_epochs=3, alpha=0.2)).fit(X, y, dissimilarity=sub)
     assert held_out not in model.rated_classes_.tolist()
     assert len(model.rated_classes_) == r.n_items - 1
     assert model.dissimilarity_ is sub
@@ -206,7 +206,7 @@ def test_sliced_plain_matrix_explains_the_cv_trap(grey):
 # ----------------------------------------------------------------------------- randomness
 def test_same_random_state_gives_identical_fits_and_global_rng_untouched(grey):
     X, y, r = grey["X"], grey["y"], grey["ratings"]
-    kw = dict(FAST, max_epochs=3, alpha=10.0, early_stopping=True)
+    kw = dict(FAST, max_epochs=3, alpha=0.2, early_stopping=True)
     state = torch.get_rng_state()
     # the legacy global numpy state is exactly what must stay untouched
     np_state = np.random.get_state()[1].copy()  # noqa: NPY002

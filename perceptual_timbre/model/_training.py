@@ -33,14 +33,18 @@ class Objective:
         Latent kernel bandwidth of the "kl" regularizer.
     mask : bool Tensor of shape (n_rated, n_rated), default=None
         Class pairs that were rated (others are left out of "kl"/"l2").
+    reg_scale : float, default=1.0
+        Multiplies the regularizer in the loss (the reported ``reg`` is unscaled).
 
     A batch is a dict with ``x`` (n, n_features), ``cls`` (n,) long index of each row's
     rated class (-1: unrated, VAE loss only) and optionally ``side``. The regularizer acts
     on the posterior means ``mu`` (the points that ``transform`` returns).
     """
 
-    def __init__(self, regularization="kl", target=None, centres=None, sigma=1.0, mask=None):
+    def __init__(self, regularization="kl", target=None, centres=None, sigma=1.0, mask=None,
+                 reg_scale=1.0):
         self.regularization = regularization
+        self.reg_scale = reg_scale
         self.target = target
         self.mask = mask
         self.centres = centres
@@ -74,7 +78,7 @@ class Objective:
             nll_m, kl_m = nll.mean(), kl.mean()
         else:
             nll_m, kl_m = (nll * w).sum() / w.sum(), (kl * w).sum() / w.sum()
-        loss = nll_m + beta * kl_m + alpha * reg
+        loss = nll_m + beta * kl_m + alpha * self.reg_scale * reg
         return {"loss": loss, "recon": nll_m, "kl": kl_m, "reg": reg, "elbo_rows": -(nll + kl)}
 
 

@@ -52,7 +52,8 @@ def _mds(matrix, n_components, seed):
     mds = MDS(
         n_components=n_components,
         metric="precomputed",
-        init="classical_mds",
+        init="random",  # classical init gives NaN when n_components > positive eigenvalues
+        n_init=4,
         normalized_stress="auto",
         random_state=seed,
     )
@@ -67,10 +68,12 @@ class PerceptualVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     dissimilarities between the classes of the frames (instruments, stimuli) organize it.
     The minimized objective, per batch, is::
 
-        -E_q[log N(x | dec(z), sigma^2)] + beta_t * KL(q(z|x) || N(0, I)) + alpha * R
+        -E_q[log N(x | dec(z), sigma^2)] + beta_t * KL(q(z|x) || N(0, I)) + alpha * F * R
 
-    with ``beta_t`` rising linearly to ``beta`` over ``warmup`` epochs and ``R`` the
-    perceptual regularizer, computed on the posterior means of the batch's rated rows:
+    with ``beta_t`` rising linearly to ``beta`` over ``warmup`` epochs, ``F`` the number of
+    features (the log-likelihood sums over features, so this keeps the meaning of ``alpha``
+    the same for any spectral transform) and ``R`` the perceptual regularizer, computed on
+    the posterior means of the batch's rated rows:
 
     - ``"kl"`` (the paper's Eq. 8-10): KL divergence between a Student-t distribution over
       the target distances of the rows' classes and a Gaussian-kernel distribution over
@@ -105,7 +108,7 @@ class PerceptualVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
     pretrain_epochs : int, default=0
         Two-stage schedule of the paper: train the plain VAE for this many epochs, then
         add the regularizer (counted within ``max_epochs``).
-    max_epochs : int, default=150
+    max_epochs : int, default=300
         Number of passes over the data.
     batch_size : int, default=128
         Rows per batch; the regularizer compares the rated rows of each batch.
@@ -214,7 +217,7 @@ class PerceptualVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         regularization="kl",
         target="ratings",
         pretrain_epochs=0,
-        max_epochs=150,
+        max_epochs=300,
         batch_size=128,
         learning_rate=1e-3,
         validation_fraction=0.1,
@@ -359,7 +362,9 @@ class PerceptualVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         self.feature_scale_ = np.where(scale > 1e-12 * max(1.0, np.abs(X).max()), scale, 1.0)
         Xs = (X - self.feature_mean_) / self.feature_scale_
 
-        objective = Objective(self.regularization)
+        # the reconstruction term sums over features: scaling R alike keeps alpha's meaning
+        # the same for any transform size
+        objective = Objective(self.regularization, reg_scale=float(n_features))
         cls = np.full(n, -1, dtype=np.int64)
         if ratings is not None and self.alpha > 0:
             if rated.size < 2 and self.regularization != "prior":
