@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.filterwarnings("ignore:Q-factor too high:UserWarning")
-
 from perceptual_timbre._compat import nsgt as nsgt_compat
+
+pytestmark = pytest.mark.filterwarnings("ignore:Q-factor too high:UserWarning")
 
 
 def _build(nsgt):

@@ -210,7 +210,7 @@ def test_log_magnitude_exact_inverse_signed(fitted, notes):
     np.testing.assert_allclose(log.inverse_transform(Y), C, rtol=1e-12, atol=1e-15)
     frames = fitted["dct"].transform_frames(notes[:2])
     back = [log.inverse_transform_frames(f) for f in log.transform_frames(frames)]
-    for f, g in zip(frames, back):
+    for f, g in zip(frames, back, strict=True):
         np.testing.assert_allclose(g, f, rtol=1e-12, atol=1e-15)
 
 

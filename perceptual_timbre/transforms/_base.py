@@ -229,7 +229,9 @@ class _SpectralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         if duration is None:
             duration = self.duration
         if not isinstance(duration, numbers.Real) or not duration > 0:
-            raise ParameterError(f"duration must be a positive number of seconds, got {duration!r}.")
+            raise ParameterError(
+                f"duration must be a positive number of seconds, got {duration!r}."
+            )
         return max(1, int(round(duration * self.sr_)))
 
     def inverse_transform(self, S):
@@ -327,7 +329,7 @@ def spectral_convergence(transformer, S, *, frames=False, duration=None):
     target = transformer._check_frames(S, "S")
     audio = transformer.inverse_transform(target)
     got = transformer._transform(audio, "stable")
-    return np.array([_sc_db(g, t) for g, t in zip(got, target)])
+    return np.array([_sc_db(g, t) for g, t in zip(got, target, strict=True)])
 
 
 def _sc_db(estimate, target):

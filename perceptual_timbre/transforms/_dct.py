@@ -83,7 +83,14 @@ class DCTTransformer(_SpectralTransformer):
     }
 
     def __init__(
-        self, *, sr=22050, n_fft=2048, hop_length=None, window="boxcar", frame="stable", duration=1.0
+        self,
+        *,
+        sr=22050,
+        n_fft=2048,
+        hop_length=None,
+        window="boxcar",
+        frame="stable",
+        duration=1.0,
     ):
         self.sr = sr
         self.n_fft = n_fft
