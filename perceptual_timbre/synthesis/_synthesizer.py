@@ -96,20 +96,21 @@ class DescriptorPathSynthesizer(BaseEstimator):
         ``"greedy"``: the paper's Algorithm 1 -- from the origin, step by step move to the
         neighbour on a precomputed grid of latent points (``fit``) whose descriptors are
         closest to the next target value, with a penalty on the distance to the origin.
-        ``"gradient"``: optimize all path points at once through the differentiable
-        (torch) decoder: squared error to the target curve + ``smoothness`` x squared
+        ``"gradient"``: start from the greedy path and optimize all path points at once
+        through the differentiable (torch) decoder: squared error to the target curve + ``smoothness`` x squared
         second differences of the path + ``timbre_weight`` x squared distance to the origin
         (distances in units of the training latents' standard deviation).
     n_steps : int, default=32
         Points on the latent path (= length of a target array).
-    extent : float in (0, 1], default=0.6
+    extent : float in (0, 1], default=0.5
         How far a named shape goes: the fraction of the way from the origin's value to the
         bound of the reachable range in the shape's direction.
-    smoothness : float, default=1.0
-        Weight of the path smoothness term (gradient method).
-    timbre_weight : float, default=0.05
+    smoothness : float, default=0.01
+        Weight of the path smoothness term (gradient method): mean squared second
+        difference of the standardized path, times ``(n_steps - 1) ** 2``.
+    timbre_weight : float, default=0.01
         Weight of the distance-to-origin term (both methods).
-    max_iter : int, default=300
+    max_iter : int, default=200
         Optimizer iterations (gradient method).
     learning_rate : float, default=0.05
         Adam step size, in standardized latent units (gradient method).
@@ -185,10 +186,10 @@ class DescriptorPathSynthesizer(BaseEstimator):
         *,
         method="gradient",
         n_steps=32,
-        extent=0.6,
-        smoothness=1.0,
-        timbre_weight=0.05,
-        max_iter=300,
+        extent=0.5,
+        smoothness=0.01,
+        timbre_weight=0.01,
+        max_iter=200,
         learning_rate=0.05,
         n_grid=3000,
         n_neighbors=10,
@@ -398,10 +399,12 @@ class DescriptorPathSynthesizer(BaseEstimator):
         return np.asarray(path)
 
     def _gradient(self, sp, z0, T):
-        """Optimize the whole path through the differentiable decoder."""
-        import torch
+        """Optimize the whole path through the differentiable decoder.
 
-        from ..descriptors._spectral import compute_descriptors as descriptors_of
+        The path starts from the greedy solution (a good basin: descriptor fields are
+        non-linear globally) and is refined by Adam on standardized latents.
+        """
+        import torch
 
         decoder = sp.torch_decoder()
         dtype, device = decoder.dtype, decoder.device
@@ -411,25 +414,37 @@ class DescriptorPathSynthesizer(BaseEstimator):
         )
         target = torch.as_tensor(T, dtype=dtype, device=device)
         origin = torch.as_tensor(z0 / self.latent_scale_, dtype=dtype, device=device)
-        gen = torch.Generator().manual_seed(self._seed)
-        init = origin.repeat(self.n_steps, 1) + 1e-3 * torch.randn(
-            self.n_steps, origin.shape[0], generator=gen
-        ).to(dtype=dtype, device=device)
-        zs = init.clone().requires_grad_(True)
+        init = self._greedy(z0, T) / self.latent_scale_
+        zs = torch.as_tensor(init, dtype=dtype, device=device).clone().requires_grad_(True)
         opt = torch.optim.Adam([zs], lr=self.learning_rate)
+        # the second-difference penalty is scaled by n_steps^2 so that the same path shape
+        # costs the same whatever the number of steps
+        n2 = float((self.n_steps - 1) ** 2)
+        # the tensors are tiny: one thread is several times faster than a thread pool
+        # (and does not fight other processes for cores); restored afterwards
+        n_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            self._optimize(zs, opt, decoder, sp, scale, span, target, origin, n2)
+        finally:
+            torch.set_num_threads(n_threads)
+        return zs.detach().cpu().double().numpy() * self.latent_scale_
+
+    def _optimize(self, zs, opt, decoder, sp, scale, span, target, origin, n2):
+        import torch
+
         for _ in range(self.max_iter):
             opt.zero_grad()
             frames = decoder(zs * scale)
-            values = descriptors_of(frames, sp.frequencies, self.descriptor_names_,
-                                    differentiable=True)
+            values = compute_descriptors(frames, sp.frequencies, self.descriptor_names_,
+                                         differentiable=True)
             fit = torch.mean(torch.sum(((values - target) / span) ** 2, dim=-1))
-            curvature = zs[2:] - 2 * zs[1:-1] + zs[:-2]
-            smooth = torch.sum(curvature**2) if self.n_steps > 2 else zs.sum() * 0
-            timbre = torch.mean(torch.sum((zs - origin) ** 2, dim=-1))
-            loss = fit + self.smoothness * smooth + self.timbre_weight * timbre
+            loss = fit + self.timbre_weight * torch.mean(torch.sum((zs - origin) ** 2, dim=-1))
+            if self.n_steps > 2:
+                curvature = zs[2:] - 2 * zs[1:-1] + zs[:-2]
+                loss = loss + self.smoothness * n2 * torch.mean(torch.sum(curvature**2, dim=-1))
             loss.backward()
             opt.step()
-        return (zs.detach().cpu().double().numpy()) * self.latent_scale_
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
