@@ -22,7 +22,14 @@ from sklearn.utils.validation import (
 )
 
 from ..exceptions import ParameterError
-from ..utils._torch import load_map_location, make_generator, resolve_device, to_numpy, to_tensor
+from ..utils._torch import (
+    cpu_threads,
+    load_map_location,
+    make_generator,
+    resolve_device,
+    to_numpy,
+    to_tensor,
+)
 from ..utils.validation import Ratings, check_dissimilarity
 from ._losses import gaussian_log_likelihood, kl_normal
 from ._modules import VAEModule
@@ -35,6 +42,9 @@ __all__ = ["PerceptualVAE"]
 _PRIOR_SPREAD = 2.0
 # posterior draws per row in score_samples (shared by all rows: order-independent scores)
 _SCORE_DRAWS = 8
+# below this many multiply-adds per training batch, CPU training uses one thread (measured
+# faster for small networks, and much faster on shared cores; see benchmarks/bench_vae.py)
+_SMALL_BATCH_MACS = 1e8
 
 
 def _check_finite(X, name):
@@ -158,6 +168,10 @@ class PerceptualVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
 
     Notes
     -----
+    On the CPU, networks whose training batch costs fewer than 1e8 multiply-adds (the
+    defaults on 12-instrument data) train on one torch thread, restored afterwards: tiny
+    matrix products gain nothing from splitting, and lose a lot on shared cores.
+
     Cross-validation (``GridSearchCV``, ``cross_val_score``) slices every fit parameter
     whose length equals ``n_samples``, with metadata routing on or off. With one row per
     class, a plain ``N x N`` array or DataFrame would arrive as ``(n_train, N)`` (``fit``
@@ -407,7 +421,22 @@ class PerceptualVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             torch.manual_seed(seed)
             module = VAEModule(**self._module_kwargs)
         module.to(device)
-        self.history_ = train_module(
+        n_weights = sum(p.numel() for p in module.parameters())
+        small = device.type == "cpu" and n_weights * min(self.batch_size, n) < _SMALL_BATCH_MACS
+        with cpu_threads(1 if small else None):
+            self.history_ = self._train(module, objective, tensors, train_idx, val_idx, seed,
+                                        device)
+        self.module_ = module
+        self.device_ = str(device)
+        self.classes_ = classes
+        self.dissimilarity_ = ratings
+        self.rated_classes_ = rated
+        self.n_epochs_ = len(self.history_)
+        self._n_features_out = int(self.latent_dim)
+        return self
+
+    def _train(self, module, objective, tensors, train_idx, val_idx, seed, device):
+        return train_module(
             module,
             tensors(train_idx),
             objective,
@@ -426,14 +455,6 @@ class PerceptualVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
             verbose=self.verbose,
             name=type(self).__name__,
         )
-        self.module_ = module
-        self.device_ = str(device)
-        self.classes_ = classes
-        self.dissimilarity_ = ratings
-        self.rated_classes_ = rated
-        self.n_epochs_ = len(self.history_)
-        self._n_features_out = int(self.latent_dim)
-        return self
 
     # ------------------------------------------------------------------ inference
     def __sklearn_is_fitted__(self):
