@@ -212,6 +212,17 @@ _VAE_Y_GAP = pytest.mark.xfail(
     "ValueError ('inconsistent numbers of samples'), not ParameterError",
 )
 
+# Inputs that are silently accepted today (reported); strict: remove the mark once fixed.
+_SILENT_COMPLEX = pytest.mark.xfail(
+    strict=True,
+    reason="check_audio casts complex audio to float64 (numpy drops the imaginary part with a "
+    "ComplexWarning) instead of raising; the transforms and MFCCEmbedding guard it themselves",
+)
+_SILENT_MISSING_OPTION = pytest.mark.xfail(
+    strict=True,
+    reason="Ratings.index_of treats any missing= value other than 'raise' as 'ignore'",
+)
+
 
 def case(id, call, exc, match, marks=()):
     return pytest.param(call, exc, match, id=id, marks=marks)
@@ -252,6 +263,9 @@ CASES = [
          ParameterError, "sparse input is not supported"),
     case("embed-single-1d-signal", lambda c: embed_sounds(c.space, c.x, sr=SR),
          ParameterError, "sounds is a single 1-D signal"),
+    case("embed-complex-audio",
+         lambda c: embed_sounds(c.space, c.audio.astype(complex), sr=SR),
+         ParameterError, "[Cc]omplex", marks=_SILENT_COMPLEX),
     case("embed-nan-sound", lambda c: embed_sounds(c.space, [_with(c.x, 0, np.nan)], sr=SR),
          ParameterError, r"sounds\[0\] contains NaN"),
     # -- sample rates --------------------------------------------------------------------
@@ -331,6 +345,9 @@ CASES = [
          ParameterError, r"counts has shape \(3, 3\), expected \(12, 12\)"),
     case("ratings-subset-unknown-label", lambda c: c.ratings.subset(["Flute", "Kazoo"]),
          ParameterError, r"labels \['Kazoo'\] are missing from the dissimilarity matrix"),
+    case("ratings-index-of-unknown-missing-option",
+         lambda c: c.ratings.index_of(["Kazoo"], missing="warn"),
+         ParameterError, "missing must be", marks=_SILENT_MISSING_OPTION),
     case("scorer-plain-array", lambda c: make_perceptual_scorer(c.D),
          ParameterError, "needs labelled ratings"),
     # -- labels ------------------------------------------------------------------------
