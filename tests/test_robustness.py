@@ -8,6 +8,7 @@ documented one (strict: the mark must be removed once the module is fixed).
 """
 
 import pickle
+import sys
 from functools import cached_property
 
 import joblib
@@ -198,6 +199,22 @@ def _unfitted_space():
     )
 
 
+def _plotting():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from perceptual_timbre import plotting
+
+    return plotting
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    if "matplotlib.pyplot" in sys.modules:
+        sys.modules["matplotlib.pyplot"].close("all")
+
+
 _VAE_PARAM_GAP = pytest.mark.xfail(
     raises=InvalidParameterError,
     strict=True,
@@ -221,6 +238,12 @@ _SILENT_COMPLEX = pytest.mark.xfail(
 _SILENT_MISSING_OPTION = pytest.mark.xfail(
     strict=True,
     reason="Ratings.index_of treats any missing= value other than 'raise' as 'ignore'",
+)
+
+_SPECTROGRAM_UNCHECKED = pytest.mark.xfail(
+    strict=True,
+    reason="plot_spectrogram passes audio and sr to librosa unchecked: a negative sr draws a "
+    "plot, and a stereo array fails inside matplotlib with a shape message",
 )
 
 
@@ -468,6 +491,21 @@ CASES = [
          ParameterError, "Z_path contains NaN or infinite values"),
     case("latent-path-mismatched-ends", lambda c: latent_path([0.0, 0.0], [1.0, 1.0, 1.0]),
          ParameterError, r"end must be a latent point of shape \(2,\)"),
+    # -- plotting ----------------------------------------------------------------------
+    case("plot-labels-wrong-length",
+         lambda c: _plotting().plot_timbre_space(c.Z, labels=c.y[:-1]),
+         ParameterError, r"labels must have one entry per latent \(48\)"),
+    case("plot-nan-latents", lambda c: _plotting().plot_timbre_space(_with(c.Z, (0, 0), np.nan)),
+         ParameterError, "Z must be a finite 2-D array of latents"),
+    case("plot-estimator-without-latents", lambda c: _plotting().plot_timbre_space(c.vae),
+         ParameterError, "PerceptualVAE keeps no latents"),
+    case("plot-four-components", lambda c: _plotting().plot_timbre_space(c.Z, n_components=4),
+         ParameterError, "n_components must be 2 or 3, got 4"),
+    case("plot-spectrogram-negative-sr", lambda c: _plotting().plot_spectrogram(c.x, -SR),
+         ParameterError, "sr", marks=_SPECTROGRAM_UNCHECKED),
+    case("plot-spectrogram-stereo",
+         lambda c: _plotting().plot_spectrogram(np.stack([c.x, c.x]), SR),
+         ParameterError, "mono", marks=_SPECTROGRAM_UNCHECKED),
     # -- metric inputs -----------------------------------------------------------------
     case("metric-mismatched-shapes", lambda c: anchor_spearman(c.D[:5, :5], c.D),
          ParameterError, r"pred_D has shape \(5, 5\) but true_D has shape \(12, 12\)"),
