@@ -224,9 +224,13 @@ def plot_spectrogram(audio, sr, *, ax=None, n_fft=2048, hop_length=512):
     import librosa
     import librosa.display
 
+    from .utils.validation import check_audio, check_sr
+
+    sr = check_sr(sr)
+    (audio,) = check_audio([audio], name="audio")
     ax = _axes(ax)
     S = librosa.amplitude_to_db(
-        np.abs(librosa.stft(np.asarray(audio, dtype=float), n_fft=n_fft,
+        np.abs(librosa.stft(audio, n_fft=n_fft,
                             hop_length=hop_length)), ref=np.max)
     librosa.display.specshow(S, sr=sr, hop_length=hop_length, x_axis="time", y_axis="log",
                              ax=ax)
