@@ -1,10 +1,12 @@
 """Exceptions and warnings raised by perceptual_timbre."""
 
 from sklearn.exceptions import NotFittedError
+from sklearn.utils._param_validation import InvalidParameterError as _SklearnInvalidParameter
 
 __all__ = [
     "PerceptualTimbreError",
     "ParameterError",
+    "InvalidParameterError",
     "DataNotFoundError",
     "TrainingError",
     "DeviceWarning",
@@ -18,6 +20,14 @@ class PerceptualTimbreError(Exception):
 
 class ParameterError(PerceptualTimbreError, ValueError):
     """Bad input: audio, dissimilarities, labels or parameter values."""
+
+
+class InvalidParameterError(ParameterError, _SklearnInvalidParameter):
+    """An estimator parameter outside its constraints.
+
+    Both our :class:`ParameterError` and scikit-learn's ``InvalidParameterError``, so code
+    written for either catches it.
+    """
 
 
 class DataNotFoundError(PerceptualTimbreError, OSError):

@@ -3,7 +3,6 @@
 Every case is one row of ``CASES``: a readable id, a call that takes the shared context
 (real SoundFont notes, the bundled 12-instrument ratings, a small fitted timbre space), the
 exception class the API documents, and a fragment of the message that names the problem.
-Rows marked ``xfail`` are known gaps: the API raises a clear error of another class than the
 documented one (strict: the mark must be removed once the module is fixed).
 """
 
@@ -17,7 +16,6 @@ import pytest
 import scipy.sparse
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
-from sklearn.utils._param_validation import InvalidParameterError
 
 from perceptual_timbre.datasets import (
     get_data_home,
@@ -215,36 +213,6 @@ def _close_figures():
         sys.modules["matplotlib.pyplot"].close("all")
 
 
-_VAE_PARAM_GAP = pytest.mark.xfail(
-    raises=InvalidParameterError,
-    strict=True,
-    reason="PerceptualVAE validates its parameters with sklearn's @_fit_context, which raises "
-    "sklearn's InvalidParameterError instead of the documented ParameterError (the transforms "
-    "raise a subclass of both)",
-)
-_VAE_Y_GAP = pytest.mark.xfail(
-    raises=ValueError,
-    strict=True,
-    reason="PerceptualVAE.fit checks len(y) with sklearn's check_consistent_length: a plain "
-    "ValueError ('inconsistent numbers of samples'), not ParameterError",
-)
-
-# Inputs that are silently accepted today (reported); strict: remove the mark once fixed.
-_SILENT_COMPLEX = pytest.mark.xfail(
-    strict=True,
-    reason="check_audio casts complex audio to float64 (numpy drops the imaginary part with a "
-    "ComplexWarning) instead of raising; the transforms and MFCCEmbedding guard it themselves",
-)
-_SILENT_MISSING_OPTION = pytest.mark.xfail(
-    strict=True,
-    reason="Ratings.index_of treats any missing= value other than 'raise' as 'ignore'",
-)
-
-_SPECTROGRAM_UNCHECKED = pytest.mark.xfail(
-    strict=True,
-    reason="plot_spectrogram passes audio and sr to librosa unchecked: a negative sr draws a "
-    "plot, and a stereo array fails inside matplotlib with a shape message",
-)
 
 
 def case(id, call, exc, match, marks=()):
@@ -288,7 +256,7 @@ CASES = [
          ParameterError, "sounds is a single 1-D signal"),
     case("embed-complex-audio",
          lambda c: embed_sounds(c.space, c.audio.astype(complex), sr=SR),
-         ParameterError, "[Cc]omplex", marks=_SILENT_COMPLEX),
+         ParameterError, "[Cc]omplex"),
     case("embed-nan-sound", lambda c: embed_sounds(c.space, [_with(c.x, 0, np.nan)], sr=SR),
          ParameterError, r"sounds\[0\] contains NaN"),
     # -- sample rates --------------------------------------------------------------------
@@ -370,12 +338,12 @@ CASES = [
          ParameterError, r"labels \['Kazoo'\] are missing from the dissimilarity matrix"),
     case("ratings-index-of-unknown-missing-option",
          lambda c: c.ratings.index_of(["Kazoo"], missing="warn"),
-         ParameterError, "missing must be", marks=_SILENT_MISSING_OPTION),
+         ParameterError, "missing must be"),
     case("scorer-plain-array", lambda c: make_perceptual_scorer(c.D),
          ParameterError, "needs labelled ratings"),
     # -- labels ------------------------------------------------------------------------
     case("vae-y-wrong-length", lambda c: _vae_fit(c, None, y=c.y[:5]),
-         ParameterError, "y", marks=_VAE_Y_GAP),
+         ParameterError, "y"),
     case("metric-y-wrong-length", lambda c: centroid_correlation(c.Z, c.y[:-1], c.ratings),
          ParameterError, "y must hold one label per row of Z: Z has 48 rows"),
     case("synth-y-wrong-length",
@@ -392,9 +360,9 @@ CASES = [
     case("vae-set-params-unknown", lambda c: PerceptualVAE().set_params(n_layers=3),
          ValueError, "Invalid parameter 'n_layers' for estimator PerceptualVAE"),
     case("vae-negative-latent-dim", lambda c: PerceptualVAE(latent_dim=-2).fit(c.X),
-         ParameterError, "latent_dim", marks=_VAE_PARAM_GAP),
+         ParameterError, "latent_dim"),
     case("vae-unknown-regularization", lambda c: PerceptualVAE(regularization="tsne").fit(c.X),
-         ParameterError, "regularization", marks=_VAE_PARAM_GAP),
+         ParameterError, "regularization"),
     case("vae-unknown-device", lambda c: PerceptualVAE(**TINY_VAE, device="tpu").fit(c.X),
          ParameterError, "unknown device 'tpu'"),
     case("vae-zero-width-layer",
@@ -502,10 +470,10 @@ CASES = [
     case("plot-four-components", lambda c: _plotting().plot_timbre_space(c.Z, n_components=4),
          ParameterError, "n_components must be 2 or 3, got 4"),
     case("plot-spectrogram-negative-sr", lambda c: _plotting().plot_spectrogram(c.x, -SR),
-         ParameterError, "sr", marks=_SPECTROGRAM_UNCHECKED),
+         ParameterError, "sr"),
     case("plot-spectrogram-stereo",
          lambda c: _plotting().plot_spectrogram(np.stack([c.x, c.x]), SR),
-         ParameterError, "mono", marks=_SPECTROGRAM_UNCHECKED),
+         ParameterError, "mono"),
     # -- metric inputs -----------------------------------------------------------------
     case("metric-mismatched-shapes", lambda c: anchor_spearman(c.D[:5, :5], c.D),
          ParameterError, r"pred_D has shape \(5, 5\) but true_D has shape \(12, 12\)"),

@@ -15,7 +15,6 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     check_array,
-    check_consistent_length,
     check_is_fitted,
     column_or_1d,
     validate_data,
@@ -30,7 +29,7 @@ from ..utils._torch import (
     to_numpy,
     to_tensor,
 )
-from ..utils.validation import Ratings, check_dissimilarity
+from ..utils.validation import ParamValidationMixin, Ratings, check_dissimilarity
 from ._losses import gaussian_log_likelihood, kl_normal
 from ._modules import VAEModule
 from ._training import Objective, train_module
@@ -70,7 +69,9 @@ def _mds(matrix, n_components, seed):
     return mds.fit_transform(matrix)
 
 
-class PerceptualVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class PerceptualVAE(
+    ParamValidationMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     """Variational auto-encoder of spectral frames, regularized by timbre dissimilarity ratings.
 
     The generative timbre space of Esling, Chemla-Romeu-Santos & Bitton (DAFx 2018): an MLP
@@ -351,7 +352,10 @@ class PerceptualVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstim
         classes = None
         if y is not None:
             y = column_or_1d(y, warn=True)
-            check_consistent_length(X, y)
+            if y.shape[0] != n:
+                raise ParameterError(
+                    f"y has {y.shape[0]} labels but X has {n} rows; give one label per row."
+                )
             classes = np.unique(y)
         ratings, rated = None, np.array([], dtype=object)
         if dissimilarity is not None:

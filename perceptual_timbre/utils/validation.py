@@ -7,10 +7,27 @@ Everything that takes sounds or ratings goes through :func:`check_audio` or
 import numbers
 
 import numpy as np
+from sklearn.utils._param_validation import InvalidParameterError as _SklearnInvalidParameter
 
-from ..exceptions import ParameterError
+from ..exceptions import InvalidParameterError, ParameterError
 
-__all__ = ["Ratings", "check_audio", "check_dissimilarity", "check_sr"]
+__all__ = ["ParamValidationMixin", "Ratings", "check_audio", "check_dissimilarity", "check_sr"]
+
+
+class ParamValidationMixin:
+    """Re-raise scikit-learn's parameter-constraint errors as our :class:`InvalidParameterError`.
+
+    Put it left of ``BaseEstimator``: ``@_fit_context`` calls ``_validate_params``, and
+    users then get one documented error class (a ``ParameterError``) from every estimator.
+    """
+
+    def _validate_params(self):
+        try:
+            super()._validate_params()
+        except _SklearnInvalidParameter as exc:
+            if isinstance(exc, ParameterError):
+                raise
+            raise InvalidParameterError(str(exc)) from None
 
 
 def check_sr(sr, *, name="sr"):
@@ -81,6 +98,8 @@ def check_audio(X, *, min_samples=1, name="X", silence_threshold=1e-8):
         raise ParameterError(f"{name} holds no sounds.")
     out = []
     for i, s in enumerate(sounds):
+        if np.iscomplexobj(s):
+            raise ParameterError(f"{name}[{i}] is complex; audio must be real-valued samples.")
         try:
             s = np.asarray(s, dtype=np.float64)
         except (TypeError, ValueError) as exc:
@@ -185,6 +204,8 @@ class Ratings:
         missing : {"raise", "ignore"}, default="raise"
             With ``"ignore"``, unrated labels get index -1.
         """
+        if missing not in ("raise", "ignore"):
+            raise ParameterError(f"missing must be 'raise' or 'ignore', got {missing!r}.")
         pos = {label: i for i, label in enumerate(self.labels.tolist())}
         y = np.asarray(y, dtype=object).ravel()
         idx = np.array([pos.get(v, -1) for v in y.tolist()], dtype=int)
