@@ -3,7 +3,6 @@
 Every case is one row of ``CASES``: a readable id, a call that takes the shared context
 (real SoundFont notes, the bundled 12-instrument ratings, a small fitted timbre space), the
 exception class the API documents, and a fragment of the message that names the problem.
-documented one (strict: the mark must be removed once the module is fixed).
 """
 
 import pickle
