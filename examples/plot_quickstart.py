@@ -4,7 +4,8 @@ A timbre space in ten lines
 
 Render real notes of the twelve rated orchestral instruments from a General MIDI SoundFont,
 load their combined dissimilarity ratings, fit the perceptually regularized timbre space
-(``NSGT -> LogMagnitude -> PerceptualVAE``) and plot it.
+(``NSGT -> LogMagnitude -> PerceptualVAE``) and plot it (the first two principal
+components of the latent points, instruments annotated at their centroids).
 """
 
 # sphinx_gallery_start_ignore
@@ -13,12 +14,11 @@ import os
 FAST = os.environ.get("PERCEPTUAL_TIMBRE_FAST") == "1"
 # sphinx_gallery_end_ignore
 # %%
-import matplotlib.pyplot as plt
-from sklearn.decomposition import PCA
 from sklearn.pipeline import make_pipeline
 
 from perceptual_timbre import PerceptualVAE
 from perceptual_timbre.datasets import load_instrument_ratings, render_instrument_notes
+from perceptual_timbre.plotting import plot_timbre_space
 from perceptual_timbre.transforms import LogMagnitude, NSGTTransformer
 
 notes = render_instrument_notes()        # 12 instruments x 7 pitches x 2 dynamics
@@ -31,11 +31,7 @@ if FAST:  # the test suite's quick run
 # sphinx_gallery_end_ignore
 space.fit(notes.audio, notes.instrument, perceptualvae__dissimilarity=ratings)
 
-Z = PCA(n_components=2).fit_transform(space.transform(notes.audio))
-for name in ratings.labels:
-    plt.scatter(*Z[notes.instrument == name].T, label=name, s=12)
-plt.legend(fontsize=7, ncol=2)
-plt.show()
+plot_timbre_space(space.transform(notes.audio), notes.instrument)
 
 # %%
 # ``space`` is an ordinary scikit-learn pipeline: ``transform`` maps sounds to latent points

@@ -16,7 +16,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from scipy.spatial.distance import pdist, squareform
-from sklearn.decomposition import PCA
 from sklearn.pipeline import Pipeline
 
 from perceptual_timbre import PerceptualVAE
@@ -27,6 +26,7 @@ from perceptual_timbre.metrics import (
     latent_kl_divergence,
     mantel_test,
 )
+from perceptual_timbre.plotting import plot_timbre_space
 from perceptual_timbre.transforms import LogMagnitude, NSGTTransformer
 
 FAST = os.environ.get("PERCEPTUAL_TIMBRE_FAST") == "1"
@@ -74,12 +74,8 @@ print(table.round(4).to_string())
 # Each panel shows the first two principal components of the latent means of every note.
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
 for ax, (name, vae) in zip(axes, models.items(), strict=True):
-    P = PCA(n_components=2).fit_transform(vae.transform(X))
-    for label in ratings.labels:
-        ax.scatter(*P[notes.instrument == label].T, s=12, label=label)
-    ax.set(title=f"{name} (Spearman {rows[name]['centroid Spearman']:.2f})",
-           xlabel="PC 1", ylabel="PC 2")
-axes[1].legend(fontsize=7, ncol=2, loc="best")
+    plot_timbre_space(vae.transform(X), notes.instrument, ax=ax, s=12)
+    ax.set_title(f"{name} (Spearman {rows[name]['centroid Spearman']:.2f})")
 fig.tight_layout()
 plt.show()
 

@@ -37,7 +37,7 @@ def test_gallery_is_complete():
     assert len(EXAMPLES) >= 10, [p.name for p in EXAMPLES]
 
 
-@pytest.mark.parametrize("path", _params())
+@pytest.mark.parametrize("path", list(_params()))
 def test_example_runs(path, tmp_path, request):
     """The script runs end to end, writes its audio, and has a sphinx-gallery header."""
     source = path.read_text(encoding="utf-8")
