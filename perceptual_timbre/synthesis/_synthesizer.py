@@ -102,7 +102,7 @@ class DescriptorPathSynthesizer(BaseEstimator):
         (distances in units of the training latents' standard deviation).
     n_steps : int, default=32
         Points on the latent path (= length of a target array).
-    extent : float in (0, 1], default=0.5
+    extent : float in (0, 1], default=0.8
         How far a named shape goes: the fraction of the way from the origin's value to the
         bound of the reachable range in the shape's direction.
     smoothness : float, default=0.01
@@ -186,7 +186,7 @@ class DescriptorPathSynthesizer(BaseEstimator):
         *,
         method="gradient",
         n_steps=32,
-        extent=0.5,
+        extent=0.8,
         smoothness=0.01,
         timbre_weight=0.01,
         max_iter=200,

@@ -1,0 +1,243 @@
+"""Latent paths, descriptor maps and descriptor-guided synthesis through a fitted
+NSGT -> LogMagnitude -> PerceptualVAE pipeline trained on rendered General MIDI notes."""
+
+import warnings
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import pdist
+from scipy.stats import pearsonr
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import Pipeline
+
+import perceptual_timbre
+from perceptual_timbre.datasets import load_instrument_ratings
+from perceptual_timbre.descriptors import (
+    audio_descriptors,
+    compute_descriptors,
+    descriptor_map,
+    global_nonlinearity,
+    local_smoothness,
+)
+from perceptual_timbre.exceptions import ParameterError
+from perceptual_timbre.model import PerceptualVAE
+from perceptual_timbre.synthesis import (
+    DescriptorPathSynthesizer,
+    class_centroids,
+    interpolate_sounds,
+    latent_path,
+    render_path,
+    target_shape,
+)
+from perceptual_timbre.transforms import LogMagnitude, NSGTTransformer
+
+N_STEPS = 24
+
+
+def _pipeline(max_epochs=200):
+    return Pipeline([
+        ("nsgt", NSGTTransformer(random_state=0)),
+        ("log", LogMagnitude()),
+        ("vae", PerceptualVAE(latent_dim=4, hidden_layer_sizes=(64,), max_epochs=max_epochs,
+                              random_state=0)),
+    ])
+
+
+@pytest.fixture(scope="module")
+def space(rendered_notes):
+    pipe = _pipeline()
+    pipe.fit(rendered_notes.audio, rendered_notes.instrument,
+             vae__dissimilarity=load_instrument_ratings().ratings)
+    return pipe
+
+
+@pytest.fixture(scope="module")
+def synth(space, rendered_notes):
+    return DescriptorPathSynthesizer(space=space, n_steps=N_STEPS, random_state=0).fit(
+        rendered_notes.audio, rendered_notes.instrument
+    )
+
+
+@pytest.fixture(scope="module")
+def inter_instrument(synth):
+    return np.median(pdist(np.array(list(synth.centroids_.values()))))
+
+
+N_SEGMENTS = 8
+
+
+def _audio_vs_target(out, k=0):
+    """Pearson r of the descriptor re-measured on the synthesized audio vs the target.
+
+    Both are averaged over 8 equal consecutive segments (3 path steps, 0.25 s of a 2 s
+    sound): Griffin-Lim's phase noise makes single STFT frames jitter by tens of Hz.
+    """
+    measured = audio_descriptors(out.audio, out.sr, out.descriptors, n_points=N_SEGMENTS)
+    target = [seg.mean() for seg in np.array_split(out.target[:, k], N_SEGMENTS)]
+    return pearsonr(measured[:, k], target)[0], measured[:, k]
+
+
+# ------------------------------------------------------------------------------- paths
+def test_latent_path_linear_and_slerp():
+    a, b = np.array([2.0, 0.0, 1.0]), np.array([0.0, 3.0, -1.0])
+    lin = latent_path(a, b, n_steps=5)
+    np.testing.assert_allclose(lin[[0, -1]], [a, b])
+    np.testing.assert_allclose(np.diff(lin, axis=0), np.tile((b - a) / 4, (4, 1)))
+    sl = latent_path(a, b, n_steps=5, method="slerp")
+    np.testing.assert_allclose(sl[[0, -1]], [a, b])
+    # slerp keeps away from the prior centre that the straight line cuts towards
+    assert np.linalg.norm(sl[2]) > np.linalg.norm(lin[2])
+    with pytest.raises(ParameterError, match="method"):
+        latent_path(a, b, method="cubic")
+    with pytest.raises(ParameterError, match="n_steps"):
+        latent_path(a, b, n_steps=1)
+
+
+def test_interpolate_between_instruments_is_continuous(space, rendered_notes):
+    centroids = class_centroids(space, rendered_notes.audio, rendered_notes.instrument)
+    out = interpolate_sounds(space, "Flute", "Trumpet", n_steps=16, duration=1.5,
+                             centroids=centroids)
+    assert out.audio.shape == (round(1.5 * out.sr),) and np.all(np.isfinite(out.audio))
+    np.testing.assert_allclose(out.latent_path[[0, -1]],
+                               [centroids["Flute"], centroids["Trumpet"]])
+    # the decoded centroid moves from the flute's towards the trumpet's, and the audio
+    # follows without jumps (one phase reconstruction over the whole path)
+    frame_c = compute_descriptors(out.frames, space[0].frequencies_, "spectral_centroid")[:, 0]
+    audio_c = audio_descriptors(out.audio, out.sr, "spectral_centroid", n_points=16)[:, 0]
+    assert pearsonr(frame_c, audio_c)[0] > 0.8
+    rms = audio_descriptors(out.audio, out.sr, "loudness", n_points=16)[:, 0]
+    assert np.max(np.abs(np.diff(rms))) < 6.0
+    # a sound works as an end point too
+    z = interpolate_sounds(space, rendered_notes.audio[0].astype(float), centroids["Cello"],
+                           n_steps=4).latent_path[0]
+    np.testing.assert_allclose(z, space.transform(rendered_notes.audio[:1])[0], atol=1e-9)
+
+
+def test_render_path_validates(space):
+    with pytest.raises(ParameterError, match="Z_path must have shape"):
+        render_path(space, np.zeros((4, 3)))
+    with pytest.raises(NotFittedError):
+        render_path(_pipeline(), np.zeros((4, 4)))
+
+
+# ---------------------------------------------------------------------- descriptor maps
+def test_descriptor_map_smooth_locally_nonlinear_globally(space, synth, pyplot):
+    dmap = descriptor_map(space, synth.latents_, ["spectral_centroid", "loudness"],
+                          resolution=15, labels=synth.labels_)
+    assert dmap.values.shape == (15, 15, 2)
+    smooth = local_smoothness(dmap)
+    shuffled = np.random.default_rng(0).permutation(dmap["spectral_centroid"].ravel())
+    assert smooth["spectral_centroid"] < 0.25 * local_smoothness(shuffled.reshape(15, 15))
+    assert 0 < global_nonlinearity(dmap)["spectral_centroid"] < 1
+    # the plane passes through the training latents' mean along their principal axes
+    np.testing.assert_allclose(dmap.latent(np.zeros(2)), synth.latents_.mean(axis=0))
+    from perceptual_timbre.plotting import plot_descriptor_map, plot_timbre_space
+
+    assert plot_descriptor_map(dmap).get_title() == "spectral_centroid"
+    assert len(plot_timbre_space(synth).collections) == 12
+    dmap3 = descriptor_map(space, synth.latents_, axes=[0, 1, 3], resolution=5)
+    assert dmap3.values.shape == (5, 5, 5, 1)
+
+
+# ------------------------------------------------------------------------ synthesizer
+def test_top_level_lazy_name():
+    assert perceptual_timbre.DescriptorPathSynthesizer is DescriptorPathSynthesizer
+
+
+@pytest.mark.parametrize("shape", ["increase", "exp_decrease"])
+def test_gradient_centroid_follows_target_on_audio_and_keeps_timbre(synth, inter_instrument,
+                                                                    shape):
+    out = synth.synthesize("Flute", shape, duration=2.0)
+    assert out.latent_path.shape == (N_STEPS, 4) and out.target.shape == (N_STEPS, 1)
+    r, measured = _audio_vs_target(out)
+    assert r > 0.9
+    np.testing.assert_allclose(out.target[0, 0], out.achieved[0, 0], rtol=0.05)
+    sign = 1 if "increase" in shape else -1
+    assert sign * (measured[-1] - measured[0]) > 0.1 * measured[0]
+    # timbre kept: the path stays near the flute, far from the other instruments
+    dist = np.linalg.norm(out.latent_path - out.origin, axis=1)
+    assert dist.mean() < 0.5 * inter_instrument
+
+
+def test_greedy_follows_target(synth):
+    greedy = synth.set_params(method="greedy")
+    try:
+        out = greedy.synthesize("Trumpet", "decrease", duration=1.5)
+    finally:
+        synth.set_params(method="gradient")
+    assert _audio_vs_target(out)[0] > 0.8
+    assert out.correlation[0] > 0.8
+    # every step moves to a grid point (or stays)
+    assert all(np.any(np.all(np.isclose(z, synth.grid_), axis=1)) for z in out.latent_path[1:])
+
+
+def test_two_descriptors_and_sound_origin(space, rendered_notes):
+    names = ["spectral_centroid", "loudness"]
+    synth = DescriptorPathSynthesizer(space=space, descriptors=names, n_steps=12,
+                                      random_state=0, max_iter=100, n_grid=500)
+    synth.fit(rendered_notes.audio)
+    # (centroid and loudness are correlated in this space: opposite shapes are not both
+    # reachable near the origin, so this asks for a compatible pair)
+    out = synth.synthesize(rendered_notes.audio[10].astype(float),
+                           ["increase", "increase"], duration=1.0)
+    assert out.target.shape == out.achieved.shape == (12, 2)
+    assert out.correlation[0] > 0.9 and out.correlation[1] > 0.9
+    assert out.achieved[-1, 0] > out.achieved[0, 0] and out.achieved[-1, 1] > out.achieved[0, 1]
+
+
+def test_deterministic_with_random_state(space, rendered_notes):
+    kw = dict(space=space, n_steps=8, n_grid=300, max_iter=30, random_state=3)
+    a = DescriptorPathSynthesizer(**kw).fit(rendered_notes.audio)
+    b = DescriptorPathSynthesizer(**kw).fit(rendered_notes.audio)
+    np.testing.assert_array_equal(a.grid_, b.grid_)
+    origin = a.latents_[0]
+    np.testing.assert_allclose(a.synthesize(origin, "increase").latent_path,
+                               b.synthesize(origin, "increase").latent_path)
+
+
+def test_array_target_out_of_range_warns_and_clips(synth):
+    lo, hi = synth.range_[:, 0]
+    target = np.linspace(lo - 500, hi + 500, N_STEPS)
+    with pytest.warns(UserWarning, match="outside the reachable range"):
+        out = synth.synthesize(synth.centroids_["Oboe"], target, duration=0.5)
+    assert out.target.min() == pytest.approx(lo) and out.target.max() == pytest.approx(hi)
+
+
+@pytest.mark.parametrize(
+    "target, match",
+    [
+        (np.linspace(500, 900, N_STEPS - 1), r"target array must have shape \(24,\)"),
+        (np.ones((N_STEPS, 2)), r"target array must have shape"),
+        (np.r_[np.nan, np.ones(N_STEPS - 1)], "NaN"),
+        ("sideways", "unknown target shape 'sideways'"),
+        (["increase", "decrease"], "one target shape per descriptor"),
+    ],
+)
+def test_bad_targets_raise(synth, target, match):
+    with pytest.raises(ParameterError, match=match):
+        synth.synthesize("Flute", target)
+
+
+def test_bad_origin_and_descriptor_and_space(space, synth, rendered_notes):
+    with pytest.raises(ParameterError, match="'Kazoo' is not one of"):
+        synth.synthesize("Kazoo", "increase")
+    with pytest.raises(ParameterError, match="unknown descriptor 'brightness'"):
+        DescriptorPathSynthesizer(space=space, descriptors="brightness").fit(
+            rendered_notes.audio[:4])
+    with pytest.raises(NotFittedError):
+        DescriptorPathSynthesizer(space=_pipeline()).fit(rendered_notes.audio[:4])
+    with pytest.raises(NotFittedError):
+        DescriptorPathSynthesizer(space=space).synthesize("Flute", "increase")
+    with pytest.raises(ParameterError, match="space must be a fitted Pipeline"):
+        DescriptorPathSynthesizer(space="nsgt").fit(rendered_notes.audio[:4])
+    with pytest.raises(ParameterError, match="y must have one label per sound"):
+        DescriptorPathSynthesizer(space=space).fit(rendered_notes.audio[:4], ["a", "b"])
+
+
+def test_target_shapes():
+    up, down = target_shape("exp_increase", 11), target_shape("log_decrease", 11)
+    assert up[0] == 0 and up[-1] == pytest.approx(1) and np.all(np.diff(up) > 0)
+    assert down[-1] == pytest.approx(-1) and np.all(np.diff(down) < 0)
+    assert up[5] < 0.5 and -down[5] > 0.5  # convex up, concave down
+    tent = target_shape("up_down", 11)
+    assert tent[5] == pytest.approx(1) and tent[0] == tent[-1] == 0
