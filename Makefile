@@ -38,9 +38,10 @@ lint: venv
 bench: venv
 	$(PY) benchmarks/run_all.py --output benchmarks/results
 
+# PERCEPTUAL_TIMBRE_FAST=1 runs the gallery with fewer notes and epochs (as CI does)
 docs: venv
-	$(PY) -m pip install --quiet -e ".[docs]"
 	$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
 
 clean:
-	rm -rf $(VENV) output docs/_build docs/auto_examples
+	rm -rf $(VENV) output docs/_build docs/auto_examples docs/generated docs/_generated \
+		docs/api.rst docs/sg_execution_times.rst
