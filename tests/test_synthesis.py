@@ -241,3 +241,17 @@ def test_target_shapes():
     assert up[5] < 0.5 and -down[5] > 0.5  # convex up, concave down
     tent = target_shape("up_down", 11)
     assert tent[5] == pytest.approx(1) and tent[0] == tent[-1] == 0
+
+
+def test_frozen_space_survives_clone(space, rendered_notes):
+    from sklearn.base import clone
+    from sklearn.frozen import FrozenEstimator
+
+    synth = clone(DescriptorPathSynthesizer(space=FrozenEstimator(space), n_steps=6, n_grid=200,
+                                            max_iter=20, random_state=0))
+    synth.fit(rendered_notes.audio[:12], rendered_notes.instrument[:12])
+    out = synth.synthesize(synth.latents_[0], "decrease", duration=0.5)
+    assert out.latent_path.shape == (6, 4) and out.audio.shape == (round(0.5 * out.sr),)
+    # a bare fitted Pipeline is unfitted by clone: the error says so
+    with pytest.raises(NotFittedError, match="not fitted"):
+        clone(DescriptorPathSynthesizer(space=space)).fit(rendered_notes.audio[:4])

@@ -20,7 +20,18 @@ from ..exceptions import ParameterError
 __all__ = ["as_space"]
 
 
+def _unfreeze(obj):
+    """The estimator inside a :class:`sklearn.frozen.FrozenEstimator` (which ``clone`` keeps
+    fitted, unlike a bare Pipeline)."""
+    try:
+        from sklearn.frozen import FrozenEstimator
+    except ImportError:  # pragma: no cover - sklearn < 1.6
+        return obj
+    return obj.estimator if isinstance(obj, FrozenEstimator) else obj
+
+
 def _steps_of(obj):
+    obj = _unfreeze(obj)
     if hasattr(obj, "steps"):
         out = []
         for _, step in obj.steps:
@@ -49,7 +60,9 @@ class _Space:
     """Resolved, validated view of a fitted space (see module docstring)."""
 
     def __init__(self, space):
+        space = _unfreeze(space)
         if isinstance(space, (tuple, list)) and len(space) == 2:
+            space = tuple(_unfreeze(s) for s in space)
             steps = _steps_of(space[0]) + _steps_of(space[1])
         elif hasattr(space, "steps"):
             steps = _steps_of(space)

@@ -87,9 +87,12 @@ class DescriptorPathSynthesizer(BaseEstimator):
 
     Parameters
     ----------
-    space : Pipeline or (transformer, vae) pair
+    space : Pipeline, (transformer, vae) pair, or FrozenEstimator of one
         A fitted timbre space, e.g. ``Pipeline([("nsgt", NSGTTransformer()), ("log",
         LogMagnitude()), ("vae", PerceptualVAE())])`` after ``fit``. It is used, not refitted.
+        :func:`sklearn.base.clone` (and so ``GridSearchCV``) clones parameters, which unfits
+        a Pipeline: wrap it as ``sklearn.frozen.FrozenEstimator(pipe)`` to keep it fitted
+        through clones.
     descriptors : str or list of str, default="spectral_centroid"
         Descriptor names from :data:`perceptual_timbre.descriptors.DESCRIPTORS`.
     method : {"gradient", "greedy"}, default="gradient"
