@@ -1,8 +1,6 @@
 """Latent paths, descriptor maps and descriptor-guided synthesis through a fitted
 NSGT -> LogMagnitude -> PerceptualVAE pipeline trained on rendered General MIDI notes."""
 
-import warnings
-
 import numpy as np
 import pytest
 from scipy.spatial.distance import pdist

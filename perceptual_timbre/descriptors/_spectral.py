@@ -298,8 +298,8 @@ def loudness(S, frequencies, *, weighting="A", amin=1e-10):
     --------
     >>> import numpy as np
     >>> from perceptual_timbre.descriptors import loudness
-    >>> S = np.array([0.0, 1.0, 0.0, 0.0])
-    >>> round(float(loudness(2 * S, [250, 1000, 4000, 8000]) - loudness(S, [250, 1000, 4000, 8000])), 2)
+    >>> S, f = np.array([0.0, 1.0, 0.0, 0.0]), [250, 1000, 4000, 8000]
+    >>> round(float(loudness(2 * S, f) - loudness(S, f)), 2)
     6.02
     """
     if weighting not in ("A", None):

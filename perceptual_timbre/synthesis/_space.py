@@ -137,7 +137,9 @@ class _Space:
         if duration is None:
             duration = float(self.spectral.duration)
         if not isinstance(duration, numbers.Real) or not duration > 0:
-            raise ParameterError(f"duration must be a positive number of seconds, got {duration!r}.")
+            raise ParameterError(
+                f"duration must be a positive number of seconds, got {duration!r}."
+            )
         n = frames.shape[0]
         step = duration / (n - 1)
         n_pad = int(np.ceil(max(pad, 0.05 * duration) / step))
@@ -178,7 +180,8 @@ class _TorchDecoder:
         vae = space.vae
         if not hasattr(vae, "module_"):
             raise ParameterError(
-                f"the gradient method needs a torch VAE with module_; {type(vae).__name__} has none."
+                f"the gradient method needs a torch VAE with module_; {type(vae).__name__} "
+                f"has none."
             )
         self.module = vae.module_
         self.module.eval()

@@ -100,9 +100,10 @@ class DescriptorPathSynthesizer(BaseEstimator):
         neighbour on a precomputed grid of latent points (``fit``) whose descriptors are
         closest to the next target value, with a penalty on the distance to the origin.
         ``"gradient"``: start from the greedy path and optimize all path points at once
-        through the differentiable (torch) decoder: squared error to the target curve + ``smoothness`` x squared
-        second differences of the path + ``timbre_weight`` x squared distance to the origin
-        (distances in units of the training latents' standard deviation).
+        through the differentiable (torch) decoder with Adam: squared error to the target
+        curve (scaled by the reachable range) + ``smoothness`` x squared second differences
+        of the path + ``timbre_weight`` x squared distance to the origin (distances in units
+        of the training latents' standard deviation).
     n_steps : int, default=32
         Points on the latent path (= length of a target array).
     extent : float in (0, 1], default=0.8
