@@ -197,7 +197,7 @@ def main():
         args.descriptors, args.shapes, args.n_origins = DESCRIPTORS[:2], SHAPES[:4], 2
         args.resolution = 15
     else:
-        args.pitches, args.velocities = (60, 64, 67), (64, 100)
+        args.pitches, args.velocities = (60, 67), (64, 100)
         args.latent_dim, args.hidden, args.epochs = 4, 64, 300
         args.descriptors, args.shapes, args.n_origins = DESCRIPTORS, SHAPES, 3
         args.resolution = 25
