@@ -149,11 +149,11 @@ class PerceptualMetric(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    n_components : int, default=32
+    n_components : int, default=64
         Dimension of the perceptual embedding (capped by the number of features).
-    alpha : float, default=1.0
+    alpha : float, default=5.0
         Pull of the map toward its PCA initialization (``alpha * ||W - W0||^2 / ||W0||^2``).
-    temperature : float, default=0.1
+    temperature : float, default=0.3
         Softness of the rank loss, in units of the study's mean predicted distance.
     max_iter : int, default=300
         Full-batch Adam steps (0: the untrained PCA map).
@@ -223,10 +223,10 @@ class PerceptualMetric(TransformerMixin, BaseEstimator):
 
     def __init__(
         self,
-        n_components=32,
+        n_components=64,
         *,
-        alpha=1.0,
-        temperature=0.1,
+        alpha=5.0,
+        temperature=0.3,
         max_iter=300,
         learning_rate=0.01,
         descriptor_weight=1.0,
@@ -383,12 +383,14 @@ class PerceptualMetric(TransformerMixin, BaseEstimator):
         return float(np.mean([anchor_spearman(squareform(pdist(Z[r])), M) for _, r, M in blocks]))
 
     # ------------------------------------------------------------------ persistence
-    def to_json(self, path=None, *, digits=6):
-        """The fitted metric as JSON text (no pickle); written to ``path`` if given."""
-        check_is_fitted(self, "components_")
+    def to_json(self, path=None):
+        """The fitted metric as JSON text (no pickle); written to ``path`` if given.
 
-        def r(a):
-            return np.round(np.asarray(a, dtype=float), digits).tolist()
+        Arrays are stored as base64 text of little-endian float32 (with their shape), which
+        keeps the shipped metric small.
+        """
+        check_is_fitted(self, "components_")
+        r = _encode_array
 
         state = {
             "format": "perceptual_timbre.PerceptualMetric/1",
@@ -397,7 +399,6 @@ class PerceptualMetric(TransformerMixin, BaseEstimator):
             "mean": r(self.mean_),
             "scale": r(self.scale_),
             "components": r(self.components_),
-            "init_components": None,
             "studies": sorted(self.studies_),
             "loss": self.loss_,
         }
@@ -419,9 +420,9 @@ class PerceptualMetric(TransformerMixin, BaseEstimator):
             raise ParameterError(f"{source!r} is not a saved PerceptualMetric.")
         metric = cls(**state["params"])
         metric.features_ = SoundFeatures(**state["features"]).fit([np.ones(8)])
-        metric.mean_ = np.asarray(state["mean"])
-        metric.scale_ = np.asarray(state["scale"])
-        metric.components_ = np.asarray(state["components"])
+        metric.mean_ = _decode_array(state["mean"])
+        metric.scale_ = _decode_array(state["scale"])
+        metric.components_ = _decode_array(state["components"])
         metric.init_components_ = metric.components_
         metric.studies_ = {}
         metric.n_components_ = metric.components_.shape[1]
@@ -450,6 +451,20 @@ class PerceptualMetric(TransformerMixin, BaseEstimator):
         tags.target_tags.required = True
         tags.requires_fit = True
         return tags
+
+
+def _encode_array(a):
+    import base64
+
+    a = np.ascontiguousarray(a, dtype="<f4")
+    return {"shape": list(a.shape), "float32_base64": base64.b64encode(a.tobytes()).decode()}
+
+
+def _decode_array(d):
+    import base64
+
+    raw = np.frombuffer(base64.b64decode(d["float32_base64"]), dtype="<f4")
+    return raw.astype(np.float64).reshape(d["shape"])
 
 
 def _study_data(studies, data_home, sr):

@@ -352,7 +352,9 @@ class SoundFeatures(TransformerMixin, BaseEstimator):
         todo = [i for i, r in enumerate(rows) if r is None]
         if todo:
             n_jobs = 1 if len(todo) == 1 else self.n_jobs
-            done = Parallel(n_jobs=n_jobs)(
+            # threads: librosa's FFTs and numba kernels release the GIL, and threads need no
+            # pickling or re-import of the package in worker processes
+            done = Parallel(n_jobs=n_jobs, prefer="threads")(
                 delayed(_sound_features)(sounds[i], params) for i in todo
             )
             for i, r in zip(todo, done):
