@@ -1,0 +1,116 @@
+"""PerceptualMetric on the shared studies: held-out agreement, CV slicing, persistence."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import pdist, squareform
+from sklearn.model_selection import GroupKFold, cross_val_score
+
+from perceptual_timbre import PerceptualMetric, fit_perceptual_metric
+from perceptual_timbre.baselines import MFCCEmbedding
+from perceptual_timbre.datasets import list_timbre_studies, load_timbre_study
+from perceptual_timbre.exceptions import ParameterError
+from perceptual_timbre.metrics import anchor_spearman
+from perceptual_timbre.perceptual_metric import PRETRAINED_PATH
+from perceptual_timbre.utils import Ratings
+
+HELD_OUT = "Barthet2010"  # a whole family (cheap: 15 sounds)
+
+
+def _load(names, data_home):
+    X, y, R = [], [], {}
+    for s in names:
+        b = load_timbre_study(s, data_home=data_home)
+        X += list(b.audio)
+        y += [f"{s}/{n}" for n in b.names]
+        R[s] = b.ratings
+    return X, np.asarray(y, dtype=object), R
+
+
+@pytest.fixture(scope="module")
+def fold(data_home):
+    train = [s for s in list_timbre_studies(data_home) if s != HELD_OUT]
+    Xtr, ytr, Rtr = _load(train, data_home)
+    test = load_timbre_study(HELD_OUT, data_home=data_home)
+    metric = PerceptualMetric().fit(Xtr, ytr, Rtr)
+    return metric, Xtr, ytr, Rtr, test
+
+
+def test_metric_beats_mfcc_on_held_out_family(fold):
+    metric, Xtr, _, _, test = fold
+    mfcc = MFCCEmbedding(n_mfcc=40).fit(Xtr)
+    s_mfcc = anchor_spearman(squareform(pdist(mfcc.transform(test.audio))), test.dissimilarity)
+    s_metric = anchor_spearman(metric.pairwise_dissimilarity(test.audio), test.dissimilarity)
+    assert s_metric >= s_mfcc + 0.05
+    ids = [f"{HELD_OUT}/{n}" for n in test.names]
+    assert metric.score(test.audio, ids, {HELD_OUT: test.ratings}) == pytest.approx(s_metric)
+
+
+def test_training_moves_the_map_but_stays_near_pca(fold):
+    metric = fold[0]
+    W, W0 = metric.components_, metric.init_components_
+    rel = np.linalg.norm(W - W0) / np.linalg.norm(W0)
+    assert 1e-3 < rel < 0.5
+    assert metric.transform(fold[4].audio).shape == (15, metric.n_components_)
+
+
+def test_cross_validation_is_slicing_safe(data_home):
+    X, y, R = _load(["Patil2012_A3", "Patil2012_DX4", "Grey1977"], data_home)
+    groups = [s.split("/")[0] for s in y]
+    scores = cross_val_score(PerceptualMetric(n_components=8, max_iter=30), X, y,
+                             groups=groups, cv=GroupKFold(3), params={"dissimilarity": R})
+    assert scores.shape == (3,) and np.all(np.isfinite(scores)) and np.all(scores > 0)
+    # the fitted metric keeps every study's ratings whole (it scores by id)
+    m = PerceptualMetric(n_components=8, max_iter=5).fit(X[:11], y[:11], R)
+    assert set(m.studies_) == set(R)
+    # an n_samples-long matrix would be sliced by CV: refused with a clear message
+    with pytest.raises(ParameterError, match="Ratings"):
+        PerceptualMetric(max_iter=1).fit(X, y, {"Grey1977": R["Grey1977"].matrix})
+
+
+def test_pretrained_without_data_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("PERCEPTUAL_TIMBRE_DATA", str(tmp_path / "nowhere"))
+    text = PRETRAINED_PATH.read_text()
+    assert PRETRAINED_PATH.stat().st_size < 200_000
+    assert json.loads(text)["format"].startswith("perceptual_timbre.PerceptualMetric")
+    metric = PerceptualMetric.pretrained()
+    assert len(metric.trained_on_) == 13
+    t = np.arange(11025) / 22050
+    sounds = [np.sin(2 * np.pi * 220 * t), np.sin(2 * np.pi * 225 * t),
+              np.sign(np.sin(2 * np.pi * 220 * t)) * np.exp(-20 * t)]
+    D = metric.pairwise_dissimilarity(sounds)
+    assert D.shape == (3, 3) and D[0, 1] < D[0, 2]
+
+
+def test_json_round_trip(fold, tmp_path):
+    metric, test = fold[0], fold[4]
+    path = tmp_path / "m.json"
+    metric.to_json(path)
+    loaded = PerceptualMetric.from_json(path)
+    np.testing.assert_allclose(loaded.transform(test.audio), metric.transform(test.audio),
+                               rtol=1e-4, atol=1e-4)
+
+
+def test_fit_perceptual_metric(data_home):
+    m = fit_perceptual_metric(["Patil2012_A3"], data_home=data_home, max_iter=5, n_components=4)
+    assert m.studies_.keys() == {"Patil2012_A3"} and m.n_components_ == 4
+
+
+def test_bad_inputs(data_home):
+    b = load_timbre_study("Patil2012_A3", data_home=data_home)
+    ids = [f"Patil2012_A3/{n}" for n in b.names]
+    metric = PerceptualMetric(max_iter=1)
+    with pytest.raises(ParameterError, match="y is required"):
+        metric.fit(b.audio, None, b.ratings)
+    with pytest.raises(ParameterError, match="no study has 3"):
+        metric.fit(b.audio, [f"Other/{n}" for n in b.names], {"Patil2012_A3": b.ratings})
+    with pytest.raises(ParameterError, match="ids but X has"):
+        metric.fit(b.audio, ids[:3], {"Patil2012_A3": b.ratings})
+    mixed = Ratings(np.ones((2, 2)) - np.eye(2), ["A/x", "B/y"])
+    with pytest.raises(ParameterError, match="several studies"):
+        metric.fit(b.audio, ids, mixed)
+    with pytest.raises(ParameterError, match="mono"):
+        metric.fit([np.ones((10, 2))], ids[:1], {"Patil2012_A3": b.ratings})
+    with pytest.raises(ValueError):
+        PerceptualMetric(temperature=0).fit(b.audio, ids, {"Patil2012_A3": b.ratings})
