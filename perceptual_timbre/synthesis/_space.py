@@ -208,8 +208,11 @@ class _TorchDecoder:
                 f"module_ (relative error {err:.2g}); the gradient method needs a decoder "
                 f"followed by at most a per-feature affine map."
             )
-        self.scale = torch.as_tensor(scale, dtype=self.dtype, device=self.device)
-        self.shift = torch.as_tensor(shift, dtype=self.dtype, device=self.device)
+        # after the decoder everything is float64: exp-like inverses (LogMagnitude) of
+        # float32 table positions lose percents of accuracy on large log values
+        f64 = torch.float64
+        self.scale = torch.as_tensor(scale, dtype=f64, device=self.device)
+        self.shift = torch.as_tensor(shift, dtype=f64, device=self.device)
         # lookup tables for the elementwise inverse steps, over a range wide enough for
         # decoded values
         self.tables = []
@@ -222,11 +225,11 @@ class _TorchDecoder:
             check = np.asarray(step.inverse_transform(F), dtype=float)
             self.tables.append(
                 (
-                    torch.as_tensor(grid.T.copy(), dtype=self.dtype, device=self.device),
-                    torch.as_tensor(out.T.copy(), dtype=self.dtype, device=self.device),
+                    torch.as_tensor(grid.T.copy(), dtype=f64, device=self.device),
+                    torch.as_tensor(out.T.copy(), dtype=f64, device=self.device),
                 )
             )
-            approx = self._lookup(torch.as_tensor(F, dtype=self.dtype, device=self.device),
+            approx = self._lookup(torch.as_tensor(F, dtype=f64, device=self.device),
                                   *self.tables[-1]).double().cpu().numpy()
             rel = np.max(np.abs(approx - check)) / (np.max(np.abs(check)) + 1e-12)
             if rel > 1e-2:
@@ -262,7 +265,7 @@ class _TorchDecoder:
     def __call__(self, z):
         import torch
 
-        x = self._raw(z) * self.scale + self.shift
+        x = self._raw(z).to(torch.float64) * self.scale + self.shift
         for grid, values in self.tables:
             x = self._lookup(x, grid, values)
         return torch.abs(x) if self.signed else torch.clamp(x, min=0.0)
