@@ -1,19 +1,21 @@
 """Run every benchmark script and gather their Markdown into one RESULTS.md.
 
 Each ``bench_*.py`` next to this file runs in its own subprocess (a crash or a leaked
-thread setting cannot affect the others) as
-``python bench_x.py --output OUTPUT [--quick]``, with the repository root on
-``PYTHONPATH``. The Markdown files each script writes (or rewrites) in OUTPUT are then
-concatenated, in script order, into ``OUTPUT/RESULTS.md``, and a summary (exit status and
-wall time per script) goes to ``OUTPUT/run_all.json``. A failing script does not stop the
-others; its section of RESULTS.md shows the end of its error output, and the exit status of
-``run_all.py`` is 1.
+thread setting cannot affect the others) as ``python bench_x.py --output OUTPUT [--quick]``,
+with the repository root on ``PYTHONPATH`` (and ``PERCEPTUAL_TIMBRE_DATA`` pointing at
+``../shared/data`` when it is unset and that folder exists). The Markdown files each script
+writes (or rewrites) in OUTPUT are then concatenated, in script order, into
+``OUTPUT/RESULTS.md`` (headings shifted so that each report starts at ``##``), and a summary
+(exit status and wall time per script) goes to ``OUTPUT/run_all.json``. A failing script
+does not stop the others; its section of RESULTS.md shows the end of its error output, and
+the exit status of ``run_all.py`` is 1.
 
 ``make bench`` runs ``python benchmarks/run_all.py --output benchmarks/results``.
 """
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -46,7 +48,36 @@ def _script_env():
     env = dict(os.environ)
     paths = [str(REPO)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(paths))
+    # as the Makefile does: the shared research data next to the checkout, unless set
+    shared = REPO.parent / "shared" / "data"
+    if not env.get("PERCEPTUAL_TIMBRE_DATA") and shared.is_dir():
+        env["PERCEPTUAL_TIMBRE_DATA"] = str(shared)
     return env
+
+
+def _nest(text, level=2):
+    """Shift Markdown headings so the report's top heading is at ``level`` (## by default).
+
+    Reports are concatenated under RESULTS.md's single ``#`` title; lines inside code
+    fences are left alone.
+    """
+    lines, fence, levels = text.splitlines(), False, []
+    for line in lines:
+        if line.lstrip().startswith("```"):
+            fence = not fence
+        elif not fence and (m := re.match(r"^(#{1,6})\s", line)):
+            levels.append(len(m.group(1)))
+    shift = level - min(levels) if levels else 0
+    if shift <= 0:
+        return text
+    out, fence = [], False
+    for line in lines:
+        if line.lstrip().startswith("```"):
+            fence = not fence
+        elif not fence and re.match(r"^#{1,6}\s", line):
+            line = "#" * shift + line
+        out.append(line)
+    return "\n".join(out)
 
 
 def run_script(script, output, *, quick=False, timeout=None, python=sys.executable):
@@ -115,7 +146,7 @@ def concatenate(records, output, *, quick=False):
     lines.append("")
     for rec in records:
         for name in rec["markdown"]:
-            lines += [(output / name).read_text(encoding="utf-8").rstrip(), ""]
+            lines += [_nest((output / name).read_text(encoding="utf-8")).rstrip(), ""]
         if rec["returncode"] != 0:
             lines += [
                 f"## {rec['script']}: no results",

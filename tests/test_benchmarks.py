@@ -69,11 +69,21 @@ def test_write_results_and_parser_defaults(tmp_path):
 # ------------------------------------------------------------------------------ run_all
 _GOOD = """
 import argparse, json, pathlib, sys
-p = argparse.ArgumentParser(); p.add_argument("--output"); p.add_argument("--quick", action="store_true")
+p = argparse.ArgumentParser()
+p.add_argument("--output")
+p.add_argument("--quick", action="store_true")
 a = p.parse_args()
 out = pathlib.Path(a.output)
 (out / "{stem}.md").write_text("## {stem} report\\n\\nquick={{}}\\n".format(a.quick))
 (out / "{stem}.json").write_text(json.dumps({{"quick": a.quick}}))
+"""
+_TOP_LEVEL = """
+import argparse, pathlib
+p = argparse.ArgumentParser()
+p.add_argument("--output")
+p.add_argument("--quick", action="store_true")
+out = pathlib.Path(p.parse_args().output)
+(out / "d_top.md").write_text("# D top\\n\\n## D sub\\n\\n```\\n# not a heading\\n```\\n")
 """
 _BAD = """
 import sys
@@ -89,6 +99,7 @@ def fake_benchmarks(tmp_path):
     (folder / "bench_b_ok.py").write_text(textwrap.dedent(_GOOD.format(stem="b_ok")))
     (folder / "bench_a_ok.py").write_text(textwrap.dedent(_GOOD.format(stem="a_ok")))
     (folder / "bench_c_fails.py").write_text(textwrap.dedent(_BAD))
+    (folder / "bench_d_top.py").write_text(textwrap.dedent(_TOP_LEVEL))
     # not a benchmark: must not run
     (folder / "helper.py").write_text("raise SystemExit('helper.py must not be run')\n")
     return folder
@@ -115,11 +126,14 @@ def test_run_all_runs_each_script_and_concatenates_in_order(tmp_path, fake_bench
     assert "## bench_c_fails.py: no results" in results
     assert "loss is nan" in results[results.index("bench_c_fails.py: no results"):]
     assert "| bench_c_fails.py | failed (exit 3) |" in results
+    # a report with a level-1 title is nested under RESULTS.md's title; code is untouched
+    assert "\n## D top\n" in results and "\n### D sub\n" in results
+    assert "\n# not a heading\n" in results
 
     summary = json.loads((out / "run_all.json").read_text())
     assert [r["script"] for r in summary["scripts"]] == [
-        "bench_a_ok.py", "bench_b_ok.py", "bench_c_fails.py"]
-    assert [r["returncode"] for r in summary["scripts"]] == [0, 0, 3]
+        "bench_a_ok.py", "bench_b_ok.py", "bench_c_fails.py", "bench_d_top.py"]
+    assert [r["returncode"] for r in summary["scripts"]] == [0, 0, 3, 0]
     assert summary["scripts"][0]["markdown"] == ["a_ok.md"]
     assert json.loads((out / "a_ok.json").read_text()) == {"quick": True}
 
@@ -127,7 +141,7 @@ def test_run_all_runs_each_script_and_concatenates_in_order(tmp_path, fake_bench
 def test_run_all_without_quick_and_discovery(tmp_path, fake_benchmarks):
     run_all = _load("run_all")
     assert [p.name for p in run_all.discover(fake_benchmarks)] == [
-        "bench_a_ok.py", "bench_b_ok.py", "bench_c_fails.py"]
+        "bench_a_ok.py", "bench_b_ok.py", "bench_c_fails.py", "bench_d_top.py"]
     (fake_benchmarks / "bench_c_fails.py").unlink()
     out = tmp_path / "results"
     proc = _run([BENCH / "run_all.py", "--benchmarks-dir", fake_benchmarks, "--output", out],
