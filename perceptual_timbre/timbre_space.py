@@ -89,7 +89,7 @@ class TimbreSpace(TransformerMixin, BaseEstimator):
         Encoder widths; the decoder mirrors them.
     side_features : bool, default=True
         Give the encoder each sound's standardized ``SoundFeatures`` next to its frames.
-    alpha : float, default=1.0
+    alpha : float, default=10.0
         Weight of the perceptual regularizer (scaled by the number of spectral bins, as in
         :class:`~perceptual_timbre.PerceptualVAE`).
     beta : float, default=1.0
@@ -163,7 +163,7 @@ class TimbreSpace(TransformerMixin, BaseEstimator):
         latent_dim=16,
         hidden_layer_sizes=(256, 256),
         side_features=True,
-        alpha=1.0,
+        alpha=10.0,
         beta=1.0,
         regularization="l2",
         sounds_per_batch=16,

@@ -1,0 +1,96 @@
+"""TimbreSpace with a teacher metric: held-out agreement, reconstruction, API, persistence."""
+
+import joblib
+import numpy as np
+import pytest
+from scipy.spatial.distance import pdist, squareform
+
+from perceptual_timbre import PerceptualMetric, TimbreSpace, embed_sounds, make_timbre_space
+from perceptual_timbre.baselines import MFCCEmbedding
+from perceptual_timbre.datasets import list_timbre_studies, load_timbre_study
+from perceptual_timbre.exceptions import ParameterError
+from perceptual_timbre.metrics import anchor_spearman
+
+HELD_OUT = "Barthet2010"
+FAST = dict(hidden_layer_sizes=(256,), max_epochs=60, max_frames=32, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def fold(data_home):
+    X, y, R = [], [], {}
+    for s in list_timbre_studies(data_home):
+        if s == HELD_OUT:
+            continue
+        b = load_timbre_study(s, data_home=data_home)
+        X += list(b.audio)
+        y += [f"{s}/{n}" for n in b.names]
+        R[s] = b.ratings
+    metric = PerceptualMetric().fit(X, y, R)
+    space = make_timbre_space(teacher=metric, **FAST).fit(X)  # no ratings needed
+    plain = make_timbre_space(teacher=None, **FAST).fit(X)
+    return X, metric, space, plain, load_timbre_study(HELD_OUT, data_home=data_home)
+
+
+def _spearman(Z, D):
+    return anchor_spearman(squareform(pdist(Z)), D)
+
+
+def test_teacher_space_generalizes(fold):
+    X, metric, space, plain, test = fold
+    s_mfcc = _spearman(MFCCEmbedding(n_mfcc=40).fit(X).transform(test.audio), test.dissimilarity)
+    s_metric = _spearman(metric.transform(test.audio), test.dissimilarity)
+    s_space = _spearman(space.transform(test.audio), test.dissimilarity)
+    s_plain = _spearman(plain.transform(test.audio), test.dissimilarity)
+    assert s_space > s_mfcc
+    assert s_space >= s_metric - 0.05
+    assert s_space > s_plain  # the teacher, not the side features alone, organizes it
+
+
+def test_reconstruction_cost_within_10_percent(fold):
+    _, _, space, plain, test = fold
+    assert space.reconstruction_error(test.audio) <= 1.1 * plain.reconstruction_error(test.audio)
+
+
+def test_api_round_trip(fold, tmp_path):
+    _, _, space, _, test = fold
+    Z = space.transform(test.audio[:3])
+    assert Z.shape == (3, 16)
+    np.testing.assert_allclose(embed_sounds(space, test.audio[:3]), Z)
+    audio = space.inverse_transform(Z[:2])
+    assert audio.shape[0] == 2 and np.all(np.isfinite(audio)) and np.abs(audio).max() > 0
+    joblib.dump(space, tmp_path / "space.joblib")
+    again = joblib.load(tmp_path / "space.joblib")
+    np.testing.assert_allclose(again.transform(test.audio[:3]), Z, rtol=1e-5, atol=1e-6)
+    assert isinstance(make_timbre_space(), TimbreSpace)
+    assert make_timbre_space("stft").get_params()["spectral"] == "stft"
+
+
+def test_ratings_mode(data_home):
+    b = load_timbre_study("Patil2012_A3", data_home=data_home)
+    kw = dict(spectral="stft", hidden_layer_sizes=(32,), max_epochs=30, max_frames=8,
+              random_state=0)
+    rated = TimbreSpace(alpha=10, **kw).fit(b.audio, b.names, dissimilarity=b.ratings)
+    assert rated.history_[-1]["reg"] > 0
+    assert rated.history_[-1]["reg"] < rated.history_[0]["reg"]
+    # same seed, same fit
+    np.testing.assert_allclose(
+        TimbreSpace(alpha=10, **kw).fit(b.audio, b.names, dissimilarity=b.ratings)
+        .transform(b.audio), rated.transform(b.audio))
+
+
+def test_bad_inputs(data_home):
+    b = load_timbre_study("Patil2012_A3", data_home=data_home)
+    kw = dict(spectral="stft", hidden_layer_sizes=(8,), max_epochs=1)
+    with pytest.raises(ParameterError, match="without y"):
+        TimbreSpace(**kw).fit(b.audio, dissimilarity=b.ratings)
+    with pytest.raises(ParameterError, match="Ratings"):
+        TimbreSpace(**kw).fit(b.audio, b.names, dissimilarity=b.dissimilarity[:5])
+    with pytest.raises(ParameterError, match="at least 2 sounds"):
+        TimbreSpace(**kw).fit(b.audio[:1])
+    with pytest.raises(ValueError):
+        TimbreSpace(**{**kw, "spectral": "wavelet"}).fit(b.audio)
+    with pytest.raises(ParameterError, match="mono"):
+        TimbreSpace(**kw).fit([np.ones((100, 2))] * 2)
+    space = TimbreSpace(**kw).fit(b.audio[:3])
+    with pytest.raises(ParameterError, match="shape"):
+        space.inverse_transform(np.zeros((1, 3)))
