@@ -376,7 +376,9 @@ class PerceptualMetric(TransformerMixin, BaseEstimator):
         studies = self.studies_ if dissimilarity is None else _check_studies(dissimilarity)
         blocks = _blocks(y, studies)
         if not blocks:
-            raise ParameterError("none of the sounds in y has a rated study with 3 or more of them.")
+            raise ParameterError(
+                "none of the sounds in y has a rated study with 3 or more of them."
+            )
         Z = self.transform(sounds)
         from scipy.spatial.distance import pdist, squareform
 

@@ -12,7 +12,6 @@ paper. The decoder outputs spectral frames, so decoding, latent paths and synthe
 those of any frame VAE.
 """
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -269,7 +268,12 @@ class TimbreSpace(TransformerMixin, BaseEstimator):
         import torch
 
         from .descriptors import SoundFeatures
-        from .model._losses import gaussian_log_likelihood, kl_normal, l2_regularizer, tsne_regularizer
+        from .model._losses import (
+            gaussian_log_likelihood,
+            kl_normal,
+            l2_regularizer,
+            tsne_regularizer,
+        )
         from .model._modules import VAEModule
         from .transforms import LogMagnitude
         from .utils._torch import make_generator, resolve_device, to_tensor
@@ -350,7 +354,8 @@ class TimbreSpace(TransformerMixin, BaseEstimator):
                     else:
                         sid = ids_t[owner]
                         reg = tsne_regularizer(out["mu"], T_t[sid][:, sid] / T_t.max(),
-                                               mask=mask_t[sid][:, sid] | (sid[:, None] == sid[None]))
+                                               mask=mask_t[sid][:, sid]
+                                               | (sid[:, None] == sid[None]))
                 loss = nll + self.beta * kl + self.alpha * n_bins * reg
                 if not torch.isfinite(loss):
                     raise TrainingError(

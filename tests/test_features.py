@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from perceptual_timbre.datasets import load_timbre_study
-from perceptual_timbre.descriptors import DESCRIPTOR_NAMES, SoundFeatures
-from perceptual_timbre.descriptors import _features
+from perceptual_timbre.descriptors import DESCRIPTOR_NAMES, SoundFeatures, _features
 from perceptual_timbre.exceptions import ParameterError
 
 

@@ -324,7 +324,9 @@ class SoundFeatures(TransformerMixin, BaseEstimator):
     def _params(self):
         sr = check_sr(self.sr)
         if self.fmin >= sr / 2:
-            raise ParameterError(f"fmin={self.fmin} Hz must be below the Nyquist frequency {sr / 2}.")
+            raise ParameterError(
+                f"fmin={self.fmin} Hz must be below the Nyquist frequency {sr / 2}."
+            )
         if self.fmin_f0 >= sr / 4:
             raise ParameterError(
                 f"fmin_f0={self.fmin_f0} Hz must be below a quarter of sr ({sr / 4} Hz)."
