@@ -151,7 +151,14 @@ class _Space:
         )
         n_out = max(1, int(round(duration * self.sr)))
         start = int(round(n_pad * step * self.sr))
-        return audio[start:start + n_out]
+        audio = audio[start:start + n_out].copy()
+        # cutting a sustained tone mid-waveform clicks: 10 ms raised-cosine fades at both ends
+        n_fade = min(int(0.01 * self.sr), audio.shape[0] // 4)
+        if n_fade > 1:
+            ramp = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, n_fade))
+            audio[:n_fade] *= ramp
+            audio[-n_fade:] *= ramp[::-1]
+        return audio
 
     # -- torch ---------------------------------------------------------------------------
     def torch_decoder(self):
