@@ -215,7 +215,10 @@ def prepare(data_home, log=print):
     return studies, all_names, timings
 
 
-def fold_metric(studies, all_names, g, _cache={}):
+_METRICS, _PLAIN_SPACES = {}, {}  # per held-out family, shared by the sweep and the run
+
+
+def fold_metric(studies, all_names, g, _cache=_METRICS):
     """The fold's PerceptualMetric (trained on the other families), memoized."""
     from perceptual_timbre import PerceptualMetric
 
@@ -227,7 +230,7 @@ def fold_metric(studies, all_names, g, _cache={}):
     return _cache[g]
 
 
-def fold_plain_space(studies, all_names, g, _cache={}):
+def fold_plain_space(studies, all_names, g, _cache=_PLAIN_SPACES):
     """The fold's space without teacher (the reconstruction reference), memoized."""
     from perceptual_timbre.timbre_space import TimbreSpace
 
