@@ -167,7 +167,10 @@ def _write_results(app):
     results = REPO / "benchmarks" / "results"
     target = DOCS / "_generated" / "results_tables.rst"
     target.parent.mkdir(exist_ok=True)
-    reports = sorted(results.glob("*.md")) if results.is_dir() else []
+    # RESULTS.md (from run_all.py) concatenates the others: include each report once
+    reports = sorted(p for p in results.glob("*.md") if p.name != "RESULTS.md") if (
+        results.is_dir()
+    ) else []
     if reports:
         parts = []
         for path in reports:
