@@ -29,7 +29,7 @@ def data_home():
 @pytest.fixture(autouse=True)
 def _seed():
     """Tests must not depend on global RNG state; seed it so failures reproduce."""
-    np.random.seed(0)
+    np.random.seed(0)  # noqa: NPY002 - the legacy global state is what we pin
     try:
         import torch
 
@@ -63,3 +63,18 @@ def rendered_notes():
     from perceptual_timbre.datasets import render_instrument_notes
 
     return render_instrument_notes(pitches=(60, 67), velocities=(64, 100), duration=1.0, sr=22050)
+
+
+@pytest.fixture(scope="session")
+def load_study(data_home):
+    """``load_study(name, sr=22050)`` -> (sounds, names, symmetric matrix) of a shared study."""
+    import functools
+
+    from perceptual_timbre.datasets import load_timbre_study
+
+    @functools.lru_cache(maxsize=None)
+    def load(name, sr=22050):
+        study = load_timbre_study(name, data_home=data_home, sr=sr)
+        return study.audio, list(study.names), study.dissimilarity
+
+    return load

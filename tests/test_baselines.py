@@ -34,22 +34,6 @@ EXPECTED_FAILED = {
 }
 
 
-def _load_study(data_home, name):
-    """(sounds, names, symmetric matrix) of one shared study, in row order."""
-    try:
-        from perceptual_timbre.datasets import load_timbre_study
-    except ImportError:  # datasets not landed yet: read the files directly
-        import librosa
-
-        root = data_home / "timbremetrics"
-        files = sorted((root / "sounds" / name).glob("*.aiff"))
-        D = np.loadtxt(root / "true_dissim" / f"{name}_dissimilarity_matrix.txt")
-        sounds = [librosa.load(f, sr=SR)[0].astype(float) for f in files]
-        return sounds, [f.name for f in files], D + D.T
-    b = load_timbre_study(name, data_home=data_home, sr=SR)
-    return b.audio, list(b.names), b.dissimilarity
-
-
 @parametrize_with_checks(
     [MFCCEmbedding(n_mfcc=4, n_fft=256, hop_length=64, n_mels=8)],
     expected_failed_checks=lambda est: EXPECTED_FAILED,
@@ -59,13 +43,13 @@ def test_sklearn_compatible(estimator, check):
 
 
 @pytest.fixture(scope="module")
-def patil(data_home):
-    return _load_study(data_home, "Patil2012_A3")
+def patil(load_study):
+    return load_study("Patil2012_A3")
 
 
 @pytest.mark.parametrize("study", ["Grey1977", "Patil2012_A3", "Iverson1993_Whole"])
-def test_mfcc_agrees_with_ratings(data_home, study):
-    sounds, _, D = _load_study(data_home, study)
+def test_mfcc_agrees_with_ratings(load_study, study):
+    sounds, _, D = load_study(study)
     Z = MFCCEmbedding(sr=SR).fit_transform(sounds)
     assert Z.shape == (len(sounds), 40) and np.all(np.isfinite(Z))
     P = squareform(pdist(Z))

@@ -15,26 +15,10 @@ SR = 22050
 transforms = pytest.importorskip("perceptual_timbre.transforms")
 
 
-def _load_study(data_home, name):
-    """(sounds, names, symmetric matrix) of one shared study, in row order."""
-    try:
-        from perceptual_timbre.datasets import load_timbre_study
-    except ImportError:  # datasets not landed yet: read the files directly
-        import librosa
-
-        root = data_home / "timbremetrics"
-        files = sorted((root / "sounds" / name).glob("*.aiff"))
-        D = np.loadtxt(root / "true_dissim" / f"{name}_dissimilarity_matrix.txt")
-        sounds = [librosa.load(f, sr=SR)[0].astype(float) for f in files]
-        return sounds, [f.name for f in files], D + D.T
-    b = load_timbre_study(name, data_home=data_home, sr=SR)
-    return b.audio, list(b.names), b.dissimilarity
-
-
 @pytest.fixture(scope="module")
-def study(data_home):
+def study(load_study):
     """Lakatos2000_Harm: 17 sustained harmonic tones of 1.5 s (varied lengths after trim)."""
-    sounds, names, D = _load_study(data_home, "Lakatos2000_Harm")
+    sounds, names, D = load_study("Lakatos2000_Harm")
     # vary the lengths: sounds of any length must embed
     sounds = [s[: len(s) - 1000 * i] for i, s in enumerate(sounds)]
     return sounds, names, D

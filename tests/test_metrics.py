@@ -32,35 +32,19 @@ SR = 22050
 PER_ANCHOR = (anchor_spearman, triplet_agreement, retrieval_ndcg)
 
 
-def _load_study(data_home, name):
-    """(sounds, names, symmetric matrix) of one shared study, in row order."""
-    try:
-        from perceptual_timbre.datasets import load_timbre_study
-    except ImportError:  # datasets not landed yet: read the files directly
-        import librosa
-
-        root = data_home / "timbremetrics"
-        files = sorted((root / "sounds" / name).glob("*.aiff"))
-        D = np.loadtxt(root / "true_dissim" / f"{name}_dissimilarity_matrix.txt")
-        sounds = [librosa.load(f, sr=SR)[0].astype(float) for f in files]
-        return sounds, [f.name for f in files], D + D.T
-    b = load_timbre_study(name, data_home=data_home, sr=SR)
-    return b.audio, list(b.names), b.dissimilarity
-
-
 @pytest.fixture(scope="module")
-def grey(data_home):
+def grey(load_study):
     """Grey1977: 16 stimuli, their names, ratings, and time-averaged MFCCs."""
-    sounds, names, D = _load_study(data_home, "Grey1977")
+    sounds, names, D = load_study("Grey1977")
     Z = MFCCEmbedding(sr=SR).fit_transform(sounds)
     return {"sounds": sounds, "names": np.array(names, dtype=object), "D": D, "Z": Z,
             "P": squareform(pdist(Z))}
 
 
 @pytest.fixture(scope="module")
-def lakatos_segments(data_home):
+def lakatos_segments(load_study):
     """MFCCs of Lakatos2000_Harm cut into 0.25 s segments: several rows per stimulus."""
-    sounds, names, D = _load_study(data_home, "Lakatos2000_Harm")
+    sounds, names, D = load_study("Lakatos2000_Harm")
     seg = SR // 4
     X, y = [], []
     for s, name in zip(sounds, names, strict=True):
