@@ -112,3 +112,22 @@ fig.tight_layout()
 plt.show()
 
 Audio(res.audio, rate=res.sr) if Audio else None
+
+# %%
+# Composing with scikit-learn
+# ---------------------------
+# The synthesizer is a scikit-learn estimator: ``get_params``, ``set_params`` and ``clone``
+# work as usual. Model-selection tools clone their estimators, and cloning would return an
+# unfitted copy of the space; wrap the fitted space in :class:`sklearn.frozen.FrozenEstimator`
+# so that every clone keeps using it as it is. Here, the effect of the smoothness weight:
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
+
+base = DescriptorPathSynthesizer(space=FrozenEstimator(space), n_steps=n_steps,
+                                 max_iter=60 if FAST else 300, random_state=0)
+for smoothness in (0.0, 1.0):
+    synth = clone(base).set_params(smoothness=smoothness).fit(notes.audio, notes.instrument)
+    res = synth.synthesize("Oboe", "decrease", duration=2.0)
+    jerk = np.abs(np.diff(res.latent_path, n=2, axis=0)).mean()
+    print(f"smoothness={smoothness}: r = {res.correlation[0]:.3f}, "
+          f"mean |second difference| of the path = {jerk:.4f}")
