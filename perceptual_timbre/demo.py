@@ -89,6 +89,22 @@ def _transform_round_trip(notes, out, plt):
     fig.tight_layout()
     fig.savefig(out / "spectra.png", dpi=120)
     plt.close(fig)
+
+    # one panel per instrument (the last transform: NSGT-CQT, on its true frequency axis)
+    n_cols = 4
+    n_rows = int(np.ceil(len(picks) / n_cols))
+    fig, grid = plt.subplots(n_rows, n_cols, figsize=(12, 2.4 * n_rows), sharex=True, sharey=True)
+    for ax, label, pitch, frame in zip(grid.ravel(), notes.instrument[picks],
+                                       notes.pitch[picks], mag):
+        ax.semilogx(tr.frequencies_, 20 * np.log10(frame / mag.max() + 1e-6), lw=0.7)
+        ax.set_title(f"{label} (MIDI {pitch})", fontsize=9)
+    for ax in grid.ravel()[len(picks):]:
+        ax.set_visible(False)
+    fig.supxlabel("Hz (NSGT-CQT bins)")
+    fig.supylabel("dB")
+    fig.tight_layout()
+    fig.savefig(out / "spectra_per_instrument.png", dpi=120)
+    plt.close(fig)
     return rows
 
 

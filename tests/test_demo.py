@@ -19,8 +19,8 @@ def test_demo_quick_run(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     for line in ("Spectral transforms", "regularized vs unregularized", "Done in"):
         assert line in proc.stdout
-    for name in ("spectra.png", "timbre_space.png", "timbre_space.joblib",
-                 "path_flute_to_trumpet.wav", "path_flute_to_trumpet.png",
+    for name in ("spectra.png", "spectra_per_instrument.png", "timbre_space.png",
+                 "timbre_space.joblib", "path_flute_to_trumpet.wav", "path_flute_to_trumpet.png",
                  "centroid_increase_clarinet.wav", "centroid_increase_clarinet.png"):
         assert (out / name).stat().st_size > 0, name
     centroid_wavs = sorted((out / "centroids").glob("*.wav"))
