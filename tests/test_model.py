@@ -370,11 +370,11 @@ def instruments():
     notes = render_instrument_notes(pitches=(60, 65, 69, 72), velocities=(64, 100))
     S = NSGTTransformer().fit(notes.audio).transform(notes.audio)
     X = LogMagnitude().fit_transform(S)
-    return X, notes.instrument, load_instrument_ratings().ratings
+    return X, notes.instrument, load_instrument_ratings().ratings, notes.pitch
 
 
 def test_twelve_instruments_regularized_beats_plain(instruments):
-    X, y, ratings = instruments
+    X, y, ratings, _ = instruments
     kw = dict(latent_dim=16, hidden_layer_sizes=(128,), max_epochs=150, random_state=0)
     scores = {}
     for alpha in (0.0, 1.0):
@@ -383,3 +383,72 @@ def test_twelve_instruments_regularized_beats_plain(instruments):
     (kl_plain, rho_plain), (kl_reg, rho_reg) = scores[0.0], scores[1.0]
     assert kl_reg < 0.2 * kl_plain  # "drops by a large factor" (paper: 517 -> 2.8)
     assert rho_reg > rho_plain + 0.2
+
+
+def _row_spearman(Z, y, train, test, ratings):
+    """Mean over held-out rows of Spearman(distances to training class centroids, ratings)."""
+    from scipy.stats import spearmanr
+
+    labels = list(ratings.labels)
+    C = np.vstack([Z[train & (y == c)].mean(axis=0) for c in labels])
+    rhos = []
+    for z, c in zip(Z[test], y[test], strict=True):
+        k = labels.index(c)
+        others = np.arange(len(labels)) != k
+        rhos.append(spearmanr(np.linalg.norm(C[others] - z, axis=1), ratings.matrix[k, others])[0])
+    return float(np.mean(rhos))
+
+
+def test_unseen_pitch_notes_are_placed_by_the_ratings(instruments):
+    """Paper RQ3 on notes: fitted without pitch 69, its notes still land where the ratings say."""
+    X, y, ratings, pitch = instruments
+    test = pitch == 69
+    train = ~test
+    scores = {}
+    for alpha in (0.0, 1.0):  # default network and input noise, fewer epochs for speed
+        model = PerceptualVAE(alpha=alpha, max_epochs=300, random_state=0)
+        model.fit(X[train], y[train], dissimilarity=ratings)
+        Z = model.transform(X)
+        scores[alpha] = (
+            latent_kl_divergence(Z[test], y[test], ratings),
+            _row_spearman(Z, y, train, test, ratings),
+            model.reconstruction_error(X[test]),
+        )
+    (kl_plain, row_plain, err_plain), (kl_reg, row_reg, err_reg) = scores[0.0], scores[1.0]
+    assert kl_reg < 0.2 * kl_plain
+    assert row_reg > row_plain + 0.1
+    assert err_reg < 1.2 * err_plain  # the unseen notes are reconstructed about as well
+
+
+# ----------------------------------------------------------------------------- generalization levers
+def test_dropout_is_training_only_and_weight_decay_shrinks_weights(grey):
+    kw = dict(TINY, max_epochs=20, input_noise=0.0)
+    model = PerceptualVAE(dropout=0.5, **kw).fit(grey["X_one"])
+    assert any(isinstance(m, torch.nn.Dropout) for m in model.module_.encoder.modules())
+    assert not any(isinstance(m, torch.nn.Dropout) for m in model.module_.decoder.modules())
+    np.testing.assert_array_equal(model.transform(grey["X_one"]), model.transform(grey["X_one"]))
+
+    def norm(m):
+        return sum(float(p.detach().pow(2).sum()) for p in m.module_.parameters())
+
+    plain = PerceptualVAE(**kw).fit(grey["X_one"])
+    decayed = PerceptualVAE(weight_decay=5.0, **kw).fit(grey["X_one"])
+    assert norm(decayed) < 0.9 * norm(plain)
+
+
+def test_input_noise_denoises_and_is_reproducible(grey):
+    kw = dict(FAST, max_epochs=30)
+    clean = PerceptualVAE(input_noise=0.0, **kw).fit(grey["X"])
+    noisy = PerceptualVAE(input_noise=1.0, **kw).fit(grey["X"])
+    again = PerceptualVAE(input_noise=1.0, **kw).fit(grey["X"])
+    np.testing.assert_array_equal(noisy.transform(grey["X"]), again.transform(grey["X"]))
+    assert not np.allclose(noisy.transform(grey["X"]), clean.transform(grey["X"]))
+    # the target stays clean: the noisy model still reconstructs the frames
+    assert noisy.reconstruction_error(grey["X"]) < 0.5 * np.var(grey["X"], axis=0).mean()
+
+
+@pytest.mark.parametrize("params", [{"dropout": 1.0}, {"dropout": -0.1},
+                                    {"input_noise": -1.0}, {"weight_decay": -1e-3}])
+def test_bad_generalization_params_raise(grey, params):
+    with pytest.raises(ParameterError, match=next(iter(params))):
+        PerceptualVAE(**TINY, **params).fit(grey["X_one"])

@@ -12,12 +12,17 @@ __all__ = ["MLP", "Encoder", "Decoder", "VAEModule"]
 
 
 class MLP(nn.Sequential):
-    """Fully connected ReLU network ``in -> hidden... -> out`` (no activation on the output)."""
+    """Fully connected ReLU network ``in -> hidden... -> out`` (no activation on the output).
 
-    def __init__(self, in_features, hidden_layer_sizes, out_features):
+    ``dropout`` > 0 adds dropout after every hidden activation (active in train mode only).
+    """
+
+    def __init__(self, in_features, hidden_layer_sizes, out_features, dropout=0.0):
         layers = []
         for width in hidden_layer_sizes:
             layers += [nn.Linear(in_features, int(width)), nn.ReLU()]
+            if dropout > 0:
+                layers.append(nn.Dropout(float(dropout)))
             in_features = int(width)
         layers.append(nn.Linear(in_features, out_features))
         super().__init__(*layers)
@@ -34,12 +39,15 @@ class Encoder(nn.Module):
     latent_dim : int
     side_dim : int, default=0
         Size of optional side features concatenated to the input.
+    dropout : float, default=0.0
+        Dropout rate after each hidden layer (training only).
     """
 
-    def __init__(self, n_features, hidden_layer_sizes, latent_dim, side_dim=0):
+    def __init__(self, n_features, hidden_layer_sizes, latent_dim, side_dim=0, dropout=0.0):
         super().__init__()
         self.side_dim = int(side_dim)
-        self.net = MLP(n_features + self.side_dim, hidden_layer_sizes, 2 * latent_dim)
+        self.net = MLP(n_features + self.side_dim, hidden_layer_sizes, 2 * latent_dim,
+                       dropout=dropout)
 
     def forward(self, x, side=None):
         if self.side_dim:
@@ -81,6 +89,9 @@ class VAEModule(nn.Module):
     hidden_layer_sizes : sequence of int
         Encoder widths; the decoder mirrors them.
     side_dim : int, default=0
+    dropout : float, default=0.0
+        Dropout rate after each hidden layer of the encoder (training only); the decoder
+        has none, so decoding stays deterministic and sharp.
 
     Examples
     --------
@@ -92,12 +103,13 @@ class VAEModule(nn.Module):
     (torch.Size([4, 10]), torch.Size([4, 2]))
     """
 
-    def __init__(self, n_features, latent_dim, hidden_layer_sizes, side_dim=0):
+    def __init__(self, n_features, latent_dim, hidden_layer_sizes, side_dim=0, dropout=0.0):
         super().__init__()
         hidden = tuple(int(h) for h in hidden_layer_sizes)
         self.n_features = int(n_features)
         self.latent_dim = int(latent_dim)
-        self.encoder = Encoder(n_features, hidden, latent_dim, side_dim=side_dim)
+        self.encoder = Encoder(n_features, hidden, latent_dim, side_dim=side_dim,
+                               dropout=dropout)
         self.decoder = Decoder(latent_dim, hidden[::-1], n_features)
 
     def encode(self, x, side=None):

@@ -37,7 +37,8 @@ class Objective:
         Multiplies the regularizer in the loss (the reported ``reg`` is unscaled).
 
     A batch is a dict with ``x`` (n, n_features), ``cls`` (n,) long index of each row's
-    rated class (-1: unrated, VAE loss only) and optionally ``side``. The regularizer acts
+    rated class (-1: unrated, VAE loss only) and optionally ``side`` and ``x_in`` (a
+    corrupted copy of ``x`` that the encoder sees instead; ``x`` stays the target). The regularizer acts
     on the posterior means ``mu`` (the points that ``transform`` returns).
     """
 
@@ -55,7 +56,8 @@ class Objective:
         return self.target is not None or self.centres is not None
 
     def __call__(self, module, batch, *, beta, alpha, generator=None, sample=True):
-        out = module(batch["x"], batch.get("side"), generator=generator, sample=sample)
+        x_in = batch.get("x_in", batch["x"])
+        out = module(x_in, batch.get("side"), generator=generator, sample=sample)
         nll = -gaussian_log_likelihood(batch["x"], out["x_mean"], out["log_scale"])
         kl = kl_normal(out["mu"], out["logvar"])
         reg = out["mu"].new_zeros(())
@@ -130,6 +132,8 @@ def train_module(
     max_epochs=100,
     batch_size=128,
     learning_rate=1e-3,
+    weight_decay=0.0,
+    input_noise=0.0,
     beta=1.0,
     warmup=0,
     alpha=1.0,
@@ -142,7 +146,11 @@ def train_module(
     verbose=0,
     name="PerceptualVAE",
 ):
-    """Train ``module`` in place with Adam and return the per-epoch history.
+    """Train ``module`` in place with Adam (AdamW with ``weight_decay``) and return the history.
+
+    ``input_noise`` > 0 trains a denoising VAE: the encoder sees each batch plus Gaussian
+    noise of that standard deviation (drawn with ``noise_generator``), the reconstruction
+    target stays clean.
 
     Schedule: ``beta`` rises linearly over the first ``warmup`` epochs; the regularizer
     weight is 0 for the first ``pretrain_epochs`` epochs (stage 1, plain VAE), then
@@ -166,7 +174,11 @@ def train_module(
     from tqdm.auto import tqdm
 
     device = data["x"].device
-    optimizer = torch.optim.Adam(module.parameters(), lr=learning_rate)
+    if weight_decay > 0:
+        optimizer = torch.optim.AdamW(module.parameters(), lr=learning_rate,
+                                      weight_decay=weight_decay)
+    else:
+        optimizer = torch.optim.Adam(module.parameters(), lr=learning_rate)
     n = data["x"].shape[0]
     history = []
     start = time.perf_counter()
@@ -182,8 +194,14 @@ def train_module(
             module.train()
             sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0, "reg": 0.0}
             for idx in _batches(n, batch_size, shuffle_generator, device):
+                batch = _take(data, idx)
+                if input_noise > 0:
+                    x = batch["x"]
+                    batch["x_in"] = x + input_noise * torch.randn(
+                        x.shape, generator=noise_generator, device=x.device, dtype=x.dtype
+                    )
                 terms = objective(
-                    module, _take(data, idx), beta=beta_e, alpha=alpha_e, generator=noise_generator
+                    module, batch, beta=beta_e, alpha=alpha_e, generator=noise_generator
                 )
                 vals = {k: float(terms[k].detach()) for k in sums}
                 _check_finite(vals, epoch, learning_rate)
