@@ -420,7 +420,7 @@ def test_unseen_pitch_notes_are_placed_by_the_ratings(instruments):
     assert err_reg < 1.2 * err_plain  # the unseen notes are reconstructed about as well
 
 
-# ----------------------------------------------------------------------------- generalization levers
+# ----------------------------------------------------------------------- generalization levers
 def test_dropout_is_training_only_and_weight_decay_shrinks_weights(grey):
     kw = dict(TINY, max_epochs=20, input_noise=0.0)
     model = PerceptualVAE(dropout=0.5, **kw).fit(grey["X_one"])

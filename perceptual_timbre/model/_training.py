@@ -38,8 +38,8 @@ class Objective:
 
     A batch is a dict with ``x`` (n, n_features), ``cls`` (n,) long index of each row's
     rated class (-1: unrated, VAE loss only) and optionally ``side`` and ``x_in`` (a
-    corrupted copy of ``x`` that the encoder sees instead; ``x`` stays the target). The regularizer acts
-    on the posterior means ``mu`` (the points that ``transform`` returns).
+    corrupted copy of ``x`` that the encoder sees instead; ``x`` stays the target). The
+    regularizer acts on the posterior means ``mu`` (the points that ``transform`` returns).
     """
 
     def __init__(self, regularization="kl", target=None, centres=None, sigma=1.0, mask=None,
