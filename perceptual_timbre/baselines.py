@@ -14,12 +14,12 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from .exceptions import ParameterError
-from .utils.validation import check_audio, check_sr
+from .utils.validation import ParamValidationMixin, check_audio, check_sr
 
 __all__ = ["MFCCEmbedding"]
 
 
-class MFCCEmbedding(TransformerMixin, BaseEstimator):
+class MFCCEmbedding(ParamValidationMixin, TransformerMixin, BaseEstimator):
     """Time-averaged MFCCs of raw sounds: the standard timbre-similarity baseline.
 
     Each sound is analysed with :func:`librosa.feature.mfcc` (``n_mels`` mel bands in dB,

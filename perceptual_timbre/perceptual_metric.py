@@ -23,7 +23,13 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from .exceptions import ParameterError
-from .utils.validation import Ratings, check_audio, check_dissimilarity, check_sr
+from .utils.validation import (
+    ParamValidationMixin,
+    Ratings,
+    check_audio,
+    check_dissimilarity,
+    check_sr,
+)
 
 __all__ = ["PerceptualMetric", "fit_perceptual_metric", "PRETRAINED_PATH"]
 
@@ -136,7 +142,7 @@ def _train_map(F, blocks, W0, *, alpha, temperature, max_iter, learning_rate):
         return W.detach().numpy().copy(), float(loss.detach())
 
 
-class PerceptualMetric(TransformerMixin, BaseEstimator):
+class PerceptualMetric(ParamValidationMixin, TransformerMixin, BaseEstimator):
     """A perceptual timbre metric on raw sounds, learned from dissimilarity-rating studies.
 
     Sounds become standardized sound-level features

@@ -21,7 +21,14 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .exceptions import ParameterError, TrainingError
-from .utils.validation import Ratings, check_audio, check_dissimilarity, check_sr
+from .utils._torch import ModuleStateMixin
+from .utils.validation import (
+    ParamValidationMixin,
+    Ratings,
+    check_audio,
+    check_dissimilarity,
+    check_sr,
+)
 
 __all__ = ["TimbreSpace", "make_timbre_space"]
 
@@ -81,7 +88,7 @@ def _even_frames(frames, k):
     return frames[np.linspace(0, frames.shape[0] - 1, k).round().astype(int)]
 
 
-class TimbreSpace(TransformerMixin, BaseEstimator):
+class TimbreSpace(ModuleStateMixin, ParamValidationMixin, TransformerMixin, BaseEstimator):
     """Sound-level generative timbre space: spectral-frame VAE with a perceptual teacher.
 
     Parameters
@@ -501,28 +508,6 @@ class TimbreSpace(TransformerMixin, BaseEstimator):
                 mu = self.module_.encode(to_tensor(f, self.device_), s)[0]
                 errs.append(np.mean((to_numpy(self.module_.decode(mu)) - f) ** 2))
         return float(np.mean(errs))
-
-    def __getstate__(self):
-        state = dict(super().__getstate__())
-        module = state.pop("module_", None)
-        if module is not None:
-            state["_module_state"] = {k: v.detach().cpu().clone()
-                                      for k, v in module.state_dict().items()}
-        return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        module_state = state.pop("_module_state", None)
-        super().__setstate__(state)
-        if module_state is not None:
-            from .model._modules import VAEModule
-            from .utils._torch import load_map_location
-
-            device = load_map_location(self.device_)
-            module = VAEModule(**self._module_kwargs)
-            module.load_state_dict(module_state)
-            self.module_ = module.to(device).eval()
-            self.device_ = str(device)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

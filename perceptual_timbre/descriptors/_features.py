@@ -20,7 +20,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import ParameterError
-from ..utils.validation import check_audio, check_sr
+from ..utils.validation import ParamValidationMixin, check_audio, check_sr
 
 __all__ = ["SoundFeatures", "DESCRIPTOR_NAMES"]
 
@@ -229,7 +229,7 @@ def _sound_features(y, params):
     return np.nan_to_num(row.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
 
 
-class SoundFeatures(TransformerMixin, BaseEstimator):
+class SoundFeatures(ParamValidationMixin, TransformerMixin, BaseEstimator):
     """Sound-level timbre features: one fixed-length row per sound.
 
     Each sound (a mono signal of any length at ``sr``) becomes the mean and standard

@@ -22,8 +22,8 @@ from sklearn.utils.validation import (
 
 from ..exceptions import ParameterError
 from ..utils._torch import (
+    ModuleStateMixin,
     cpu_threads,
-    load_map_location,
     make_generator,
     resolve_device,
     to_numpy,
@@ -70,7 +70,11 @@ def _mds(matrix, n_components, seed):
 
 
 class PerceptualVAE(
-    ParamValidationMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+    ModuleStateMixin,
+    ParamValidationMixin,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    BaseEstimator,
 ):
     """Variational auto-encoder of spectral frames, regularized by timbre dissimilarity ratings.
 
@@ -615,27 +619,6 @@ class PerceptualVAE(
         """Mean squared error between ``X`` and its reconstruction through the latent means."""
         X = check_array(X, dtype=np.float64, ensure_all_finite=False)
         return float(np.mean((self.inverse_transform(self.transform(X)) - X) ** 2))
-
-    # ------------------------------------------------------------------ persistence
-    def __getstate__(self):
-        state = dict(super().__getstate__())  # a copy: never strip the live estimator
-        module = state.pop("module_", None)
-        if module is not None:
-            state["_module_state"] = {
-                k: v.detach().cpu().clone() for k, v in module.state_dict().items()
-            }
-        return state
-
-    def __setstate__(self, state):
-        state = dict(state)
-        module_state = state.pop("_module_state", None)
-        super().__setstate__(state)
-        if module_state is not None:
-            device = load_map_location(self.device_)
-            module = VAEModule(**self._module_kwargs)
-            module.load_state_dict(module_state)
-            self.module_ = module.to(device).eval()
-            self.device_ = str(device)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

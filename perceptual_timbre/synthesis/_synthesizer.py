@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..descriptors._spectral import check_descriptor_names, compute_descriptors
 from ..exceptions import ParameterError
+from ..utils.validation import ParamValidationMixin
 from ._paths import _resolve_point
 from ._space import as_space, check_n_steps
 
@@ -77,7 +78,7 @@ def target_shape(name, n_steps):
     return sign * _unit_shape(kind, t) + 0.0  # + 0.0: no negative zero
 
 
-class DescriptorPathSynthesizer(BaseEstimator):
+class DescriptorPathSynthesizer(ParamValidationMixin, BaseEstimator):
     """Synthesize a sound whose descriptors follow a target trajectory, from a timbre space.
 
     Given an origin (a sound, a latent point or an instrument) and a target curve for one or

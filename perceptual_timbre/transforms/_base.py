@@ -18,11 +18,11 @@ from sklearn.base import (
     TransformerMixin,
 )
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import ParameterError
-from ..utils.validation import check_audio, check_sr
+from ..utils.validation import ParamValidationMixin, check_audio, check_sr
 
 __all__ = ["FRAME_OPTIONS", "spectral_convergence"]
 
@@ -33,17 +33,6 @@ FRAME_OPTIONS = ("stable", "mean", "max-energy", "center")
 # _ATTACK_DB of the energy peak) on, the frames within _SUSTAIN_DB of the peak.
 _ATTACK_DB = 3.0
 _SUSTAIN_DB = 12.0
-
-
-class _InvalidParameter(ParameterError, InvalidParameterError):
-    """A parameter outside its constraints: our ParameterError and sklearn's error at once."""
-
-
-def _validate_params(estimator):
-    try:
-        estimator._validate_params()
-    except InvalidParameterError as exc:
-        raise _InvalidParameter(str(exc)) from None
 
 
 def _prepare_audio(X, min_samples):
@@ -114,7 +103,9 @@ def _resample_frames(frames, n_frames):
     return interp1d(old, frames, axis=0)(np.linspace(0.0, 1.0, n_frames))
 
 
-class _SpectralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class _SpectralTransformer(
+    ParamValidationMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     """Base class: fit/transform/inverse_transform around the subclass hooks."""
 
     # True when frames hold signed coefficients rather than magnitudes.
@@ -158,7 +149,7 @@ class _SpectralTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Ba
         -------
         self
         """
-        _validate_params(self)
+        self._validate_params()
         return self._fit(X)
 
     def _fit(self, X):

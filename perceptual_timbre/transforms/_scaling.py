@@ -8,12 +8,12 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..exceptions import ParameterError
-from ._base import _validate_params
+from ..utils.validation import ParamValidationMixin
 
 __all__ = ["LogMagnitude"]
 
 
-class LogMagnitude(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class LogMagnitude(ParamValidationMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Sign-preserving log compression ``sign(x) * log1p(|x| / floor)``, exactly invertible.
 
     Elementwise, so it applies equally to one frame per sound, to stacked frames, and to
@@ -78,7 +78,7 @@ class LogMagnitude(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         -------
         self
         """
-        _validate_params(self)
+        self._validate_params()
         validate_data(self, X, dtype=np.float64)
         return self
 

@@ -13,6 +13,7 @@ import torch
 from ..exceptions import DeviceWarning, ParameterError
 
 __all__ = [
+    "ModuleStateMixin",
     "cpu_threads",
     "load_map_location",
     "make_generator",
@@ -127,3 +128,34 @@ def cpu_threads(n_threads):
     finally:
         if torch.get_num_threads() != before:
             torch.set_num_threads(before)
+
+
+class ModuleStateMixin:
+    """Pickle an estimator's torch ``module_`` as a CPU state dict and rebuild it on load.
+
+    Keeps pickles device-independent and free of optimizer or progress-bar state: a model
+    trained on CUDA loads on a CPU-only machine (with a :class:`DeviceWarning`). The estimator
+    stores the keyword arguments of its ``VAEModule`` in ``_module_kwargs``.
+    """
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())  # a copy: never strip the live estimator
+        module = state.pop("module_", None)
+        if module is not None:
+            state["_module_state"] = {
+                k: v.detach().cpu().clone() for k, v in module.state_dict().items()
+            }
+        return state
+
+    def __setstate__(self, state):
+        from ..model._modules import VAEModule
+
+        state = dict(state)
+        module_state = state.pop("_module_state", None)
+        super().__setstate__(state)
+        if module_state is not None:
+            device = load_map_location(self.device_)
+            module = VAEModule(**self._module_kwargs)
+            module.load_state_dict(module_state)
+            self.module_ = module.to(device).eval()
+            self.device_ = str(device)
