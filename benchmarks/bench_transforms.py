@@ -28,32 +28,14 @@ from pathlib import Path
 import librosa
 import numpy as np
 
+from perceptual_timbre.datasets import INSTRUMENT_PROGRAMS, render_instrument_notes
 from perceptual_timbre.transforms import NSGTTransformer, STFTTransformer
 from perceptual_timbre.transforms._base import _sc_db, _select_frame
 
 SR = 22050
-PROGRAMS = {  # General MIDI programs (0-based) of the 12 rated instruments
-    "Clarinet": 71, "Saxophone": 65, "Trumpet": 56, "Cello": 42, "FrenchHorn": 60, "Oboe": 68,
-    "Flute": 73, "EnglishHorn": 69, "Bassoon": 70, "Trombone": 57, "Piano": 0, "Violin": 40,
-}
 # librosa refuses 410 bins (the top filter would cross Nyquist): it gets 408 (30-10.7 kHz).
 FMIN, BPO, N_BINS, HOP_CQT = 30.0, 48, 408, 256
 N_ITER, MOMENTUM = 32, 0.99
-
-
-def render(program, pitch=60, seconds=1.0):
-    import pretty_midi
-    import tinysoundfont
-
-    sf2 = os.path.join(os.path.dirname(pretty_midi.__file__), "TimGM6mb.sf2")
-    synth = tinysoundfont.Synth(samplerate=SR)
-    synth.program_select(0, synth.sfload(sf2), 0, program)
-    synth.noteon(0, pitch, 100)
-    held = np.frombuffer(synth.generate(int(seconds * SR)), dtype=np.float32)
-    synth.noteoff(0, pitch)
-    tail = np.frombuffer(synth.generate(int(0.2 * SR)), dtype=np.float32)
-    x = np.concatenate([held, tail]).reshape(-1, 2).mean(axis=1).astype(np.float64)
-    return x - x.mean()
 
 
 def librosa_cqt_frames(x):
@@ -85,8 +67,11 @@ def main(argv=None):
     warnings.filterwarnings("ignore", message="Q-factor too high")
     warnings.filterwarnings("ignore", category=UserWarning, module="librosa")
 
-    names = list(PROGRAMS)[: 4 if args.quick else 12]
-    notes = [render(PROGRAMS[n]) for n in names]
+    names = list(INSTRUMENT_PROGRAMS)[: 4 if args.quick else 12]
+    # C4 held 1 s, then 0.2 s of release (the renderer holds 3/4 of the duration)
+    notes = list(render_instrument_notes(names, pitches=(60,), velocities=(100,),
+                                         duration=1.0 / 0.75, sr=SR).audio[:, : int(1.2 * SR)]
+                 .astype(np.float64))
     gla_notes = notes[: 1 if args.quick else 2]  # librosa's CQT GLA takes ~30 s per sound
 
     nsgt = NSGTTransformer(n_iter=N_ITER, momentum=MOMENTUM, random_state=0).fit(notes)

@@ -1,6 +1,5 @@
 """Spectral transformers on real notes: shapes, frequency axes, inversion quality, bad input."""
 
-import os
 
 import joblib
 import numpy as np
@@ -27,17 +26,15 @@ PROGRAMS = {"piano": 0, "cello": 42, "flute": 73, "trumpet": 56}
 
 
 def _render(program, pitch, seconds, sr=SR):
-    tinysoundfont = pytest.importorskip("tinysoundfont")
-    pretty_midi = pytest.importorskip("pretty_midi")
-    sf2 = os.path.join(os.path.dirname(pretty_midi.__file__), "TimGM6mb.sf2")
-    synth = tinysoundfont.Synth(samplerate=sr)
-    synth.program_select(0, synth.sfload(sf2), 0, program)
-    synth.noteon(0, pitch, 100)
-    held = np.frombuffer(synth.generate(int(seconds * sr)), dtype=np.float32)
-    synth.noteoff(0, pitch)
-    release = np.frombuffer(synth.generate(int(0.2 * sr)), dtype=np.float32)
-    x = np.concatenate([held, release]).reshape(-1, 2).mean(axis=1).astype(np.float64)
-    return x - x.mean()
+    """One real SoundFont note (velocity 100) held ``seconds``, then 0.2 s of release."""
+    pytest.importorskip("tinysoundfont")
+    from perceptual_timbre.datasets import render_instrument_notes
+
+    # render_instrument_notes holds a note for 3/4 of its duration, then releases it
+    duration = seconds / 0.75
+    notes = render_instrument_notes({f"program{program}": program}, pitches=(pitch,),
+                                    velocities=(100,), duration=duration, sr=sr)
+    return notes.audio[0, : int(round((seconds + 0.2) * sr))].astype(np.float64)
 
 
 @pytest.fixture(scope="module")
