@@ -87,7 +87,11 @@ def _check_one(r, name):
 
 
 def _blocks(y, studies):
-    """Per study: row indices into ``y`` and the normalized sub-matrix of the rated ones."""
+    """Per study: row indices into ``y``, the normalized sub-matrix and its rated pairs.
+
+    Pairs with ``counts == 0`` (never rated, e.g. a partial listening-test design) are
+    marked False in the mask and left out of the normalization, the loss and the score.
+    """
     y = np.asarray([str(v) for v in y], dtype=object)
     out = []
     for study, r in studies.items():
@@ -95,9 +99,14 @@ def _blocks(y, studies):
         rows = np.flatnonzero(idx >= 0)
         if rows.size < 3:
             continue  # an anchor needs two neighbours to rank
-        M = r.matrix[np.ix_(idx[rows], idx[rows])]
-        off = M[~np.eye(len(M), dtype=bool)]
-        out.append((study, rows, M / max(float(off.mean()), 1e-12)))
+        sub = np.ix_(idx[rows], idx[rows])
+        M = r.matrix[sub]
+        rated = ~np.eye(len(M), dtype=bool)
+        if r.counts is not None:
+            rated &= r.counts[sub] > 0
+        if rated.sum(axis=1).max() < 2:
+            continue  # no anchor has two rated neighbours to rank
+        out.append((study, rows, M / max(float(M[rated].mean()), 1e-12), rated))
     return out
 
 
@@ -107,7 +116,8 @@ def _train_map(F, blocks, W0, *, alpha, temperature, max_iter, learning_rate):
     For anchor ``i`` and neighbours ``j, k`` rated ``r_ij > r_ik``, the loss is
     ``softplus(-(d_ij - d_ik) / temperature)`` weighted by ``r_ij - r_ik``, with ``d``
     divided by its mean within the study (only each study's ORDER of distances counts);
-    ``alpha * ||W - W0||^2 / ||W0||^2`` pulls the map back toward its PCA start.
+    ``alpha * ||W - W0||^2 / ||W0||^2`` pulls the map back toward its PCA start. Only
+    triples whose two pairs ``(i, j)`` and ``(i, k)`` were both rated take part.
     """
     import torch
 
@@ -116,19 +126,21 @@ def _train_map(F, blocks, W0, *, alpha, temperature, max_iter, learning_rate):
         W0t = torch.as_tensor(W0, dtype=dtype)
         W = torch.nn.Parameter(W0t.clone())
         data = []
-        for _, rows, M in blocks:
-            n = len(M)
+        for _, rows, M, rated in blocks:
             Mt = torch.as_tensor(M, dtype=dtype)
             diff = (Mt[:, :, None] - Mt[:, None, :]).clamp(min=0)
-            eye = torch.eye(n, dtype=torch.bool)
-            diff[eye] = 0  # the anchor is nobody's neighbour
-            diff = diff.masked_fill(eye[:, None, :], 0).masked_fill(eye[:, :, None], 0)
+            # the anchor is nobody's neighbour (diagonal unrated), and unrated pairs
+            # (counts == 0) order nothing
+            rt = torch.as_tensor(rated)
+            diff = diff * (rt[:, :, None] & rt[:, None, :])
+            if float(diff.sum()) <= 0:
+                continue  # every rated neighbour of every anchor is tied
             data.append((torch.as_tensor(F[rows], dtype=dtype), diff / diff.sum()))
         opt = torch.optim.Adam([W], lr=learning_rate)
         norm0 = (W0t**2).sum()
         for _ in range(max_iter):
             opt.zero_grad()
-            loss = 0.0
+            loss = W.sum() * 0.0
             for x, wgt in data:
                 z = x @ W
                 d = torch.sqrt(((z[:, None] - z[None]) ** 2).sum(-1) + 1e-12)
@@ -136,7 +148,7 @@ def _train_map(F, blocks, W0, *, alpha, temperature, max_iter, learning_rate):
                 d = d / (d.sum() / (n * n - n))
                 dd = d[:, :, None] - d[:, None, :]
                 loss = loss + (torch.nn.functional.softplus(-dd / temperature) * wgt).sum()
-            loss = loss / len(data) + alpha * ((W - W0t) ** 2).sum() / norm0
+            loss = loss / max(len(data), 1) + alpha * ((W - W0t) ** 2).sum() / norm0
             loss.backward()
             opt.step()
         return W.detach().numpy().copy(), float(loss.detach())
@@ -265,6 +277,9 @@ class PerceptualMetric(ParamValidationMixin, TransformerMixin, BaseEstimator):
             Stimulus id of each sound, ``"Study/filename"``.
         dissimilarity : dict of str -> Ratings, or Ratings
             Ratings per study, labelled by file names (or by full ids); passed whole.
+            Pairs whose ``Ratings.counts`` is 0 (not rated, e.g. a partial listening test
+            read by :func:`perceptual_timbre.listening.read_responses`) are ignored: they
+            neither enter the loss nor the per-study normalization.
 
         Returns
         -------
@@ -388,7 +403,8 @@ class PerceptualMetric(ParamValidationMixin, TransformerMixin, BaseEstimator):
         Z = self.transform(sounds)
         from scipy.spatial.distance import pdist, squareform
 
-        return float(np.mean([anchor_spearman(squareform(pdist(Z[r])), M) for _, r, M in blocks]))
+        return float(np.mean([anchor_spearman(squareform(pdist(Z[r])), M, rated=m)
+                              for _, r, M, m in blocks]))
 
     # ------------------------------------------------------------------ persistence
     def to_json(self, path=None):
