@@ -1,0 +1,381 @@
+"""Which pairs of sounds to rate, and in which order (:func:`design_experiment`)."""
+
+import math
+import numbers
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+from ..exceptions import ParameterError
+from ..utils.validation import Ratings
+
+__all__ = ["ExperimentDesign", "design_experiment", "STRATEGIES"]
+
+#: Pair-selection strategies of :func:`design_experiment`.
+STRATEGIES = ("all", "random", "coverage", "uncertainty")
+
+_FORMAT = "perceptual_timbre.ExperimentDesign/1"
+
+
+class ExperimentDesign:
+    """The pairs a listening test asks about and the order of its trials.
+
+    Made by :func:`design_experiment`; written by
+    :func:`~perceptual_timbre.listening.write_experiment` and stored in its manifest
+    (:meth:`to_dict` / :meth:`from_dict`). Every participant gets the same trial order.
+
+    Attributes
+    ----------
+    sound_ids : list of str
+        Ids of the sounds of the experiment (rated or not).
+    pairs : ndarray of shape (n_pairs, 2)
+        Index pairs ``i < j`` into ``sound_ids``, each rated once per participant (plus
+        repeats), in the order they were selected.
+    trials : ndarray of shape (n_trials, 2)
+        Presentation order: row ``t`` plays ``sound_ids[trials[t, 0]]`` first, then
+        ``sound_ids[trials[t, 1]]``.
+    repeat : ndarray of bool of shape (n_trials,)
+        True for the second presentation of a repeated pair (played in reversed order).
+    strategy : str
+    seed : int
+        Seed that reproduces the design (from ``random_state``).
+    n_rated_before : int
+        Pairs already rated before this design (``rated``), never proposed again.
+    """
+
+    def __init__(self, sound_ids, pairs, trials, repeat, *, strategy, seed, n_rated_before=0):
+        self.sound_ids = [str(s) for s in sound_ids]
+        self.pairs = np.asarray(pairs, dtype=int).reshape(-1, 2)
+        self.trials = np.asarray(trials, dtype=int).reshape(-1, 2)
+        self.repeat = np.asarray(repeat, dtype=bool).ravel()
+        self.strategy = str(strategy)
+        self.seed = int(seed)
+        self.n_rated_before = int(n_rated_before)
+        if self.repeat.size != len(self.trials):
+            raise ParameterError(
+                f"repeat has {self.repeat.size} flags for {len(self.trials)} trials."
+            )
+        n = len(self.sound_ids)
+        for name, a in (("pairs", self.pairs), ("trials", self.trials)):
+            if a.size and (a.min() < 0 or a.max() >= n or np.any(a[:, 0] == a[:, 1])):
+                raise ParameterError(
+                    f"{name} must hold pairs of two different sound indices in [0, {n})."
+                )
+
+    @property
+    def n_sounds(self):
+        """Number of sounds."""
+        return len(self.sound_ids)
+
+    @property
+    def n_pairs(self):
+        """Number of distinct pairs to rate."""
+        return len(self.pairs)
+
+    @property
+    def n_trials(self):
+        """Number of trials per participant (pairs plus repeats)."""
+        return len(self.trials)
+
+    def pairs_per_sound(self):
+        """How many of the design's pairs each sound is part of (its anchor count)."""
+        return np.bincount(self.pairs.ravel(), minlength=self.n_sounds)
+
+    def to_frame(self):
+        """The trial list as a :class:`pandas.DataFrame` (1-based ``trial`` numbers)."""
+        import pandas as pd
+
+        ids = np.asarray(self.sound_ids, dtype=object)
+        return pd.DataFrame({
+            "trial": np.arange(1, self.n_trials + 1),
+            "sound_a": ids[self.trials[:, 0]],
+            "sound_b": ids[self.trials[:, 1]],
+            "repeat": self.repeat.astype(int),
+        })
+
+    def to_dict(self):
+        """JSON-ready description (see :meth:`from_dict`)."""
+        return {
+            "format": _FORMAT,
+            "sound_ids": list(self.sound_ids),
+            "pairs": self.pairs.tolist(),
+            "trials": self.trials.tolist(),
+            "repeat": self.repeat.astype(int).tolist(),
+            "strategy": self.strategy,
+            "seed": self.seed,
+            "n_rated_before": self.n_rated_before,
+        }
+
+    @classmethod
+    def from_dict(cls, d):
+        """Rebuild a design from :meth:`to_dict` output (e.g. a manifest's ``design``)."""
+        if not isinstance(d, dict) or d.get("format") != _FORMAT:
+            raise ParameterError(f"not an experiment design (expected format {_FORMAT!r}).")
+        return cls(d["sound_ids"], d["pairs"], d["trials"], d["repeat"], strategy=d["strategy"],
+                   seed=d["seed"], n_rated_before=d.get("n_rated_before", 0))
+
+    def __eq__(self, other):
+        return isinstance(other, ExperimentDesign) and self.to_dict() == other.to_dict()
+
+    __hash__ = None
+
+    def __repr__(self):
+        return (f"ExperimentDesign(n_sounds={self.n_sounds}, n_pairs={self.n_pairs}, "
+                f"n_trials={self.n_trials}, strategy={self.strategy!r}, seed={self.seed})")
+
+
+def _check_ids(sounds):
+    if isinstance(sounds, numbers.Integral) and not isinstance(sounds, bool):
+        ids = [f"s{i:03d}" for i in range(int(sounds))]
+    else:
+        if isinstance(sounds, (str, bytes)) or not hasattr(sounds, "__iter__"):
+            raise ParameterError(
+                f"sounds must be a list of sound ids (or a number of sounds), got "
+                f"{type(sounds).__name__}."
+            )
+        ids = [str(s) for s in sounds]
+    if len(ids) < 2:
+        raise ParameterError(f"a dissimilarity experiment needs at least 2 sounds, got {len(ids)}.")
+    seen = {}
+    for i, s in enumerate(ids):
+        if not s.strip():
+            raise ParameterError(f"sound id {i} is empty.")
+        if any(c in s for c in "\r\n\t"):
+            raise ParameterError(f"sound id {s!r} contains a tab or line break.")
+        if s in seen:
+            raise ParameterError(f"sound id {s!r} appears twice (positions {seen[s]} and {i}).")
+        seen[s] = i
+    return ids
+
+
+def _check_rated(rated, ids):
+    """Boolean (n, n) matrix of pairs already rated, from Ratings or an array."""
+    n = len(ids)
+    if rated is None:
+        return np.zeros((n, n), dtype=bool)
+    if isinstance(rated, Ratings):
+        labels = [str(v) for v in rated.labels]
+        unknown = sorted(set(labels) - set(ids))
+        if unknown:
+            raise ParameterError(
+                f"rated has labels that are not among the sounds: {unknown[:5]}."
+            )
+        counts = rated.counts if rated.counts is not None else np.ones((len(labels),) * 2)
+        pos = np.array([ids.index(v) for v in labels])
+        mask = np.zeros((n, n), dtype=bool)
+        mask[np.ix_(pos, pos)] = np.asarray(counts) > 0
+    else:
+        try:
+            mask = np.asarray(rated, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise ParameterError(
+                f"rated must be Ratings or an (n, n) count matrix: {exc}"
+            ) from None
+        if mask.shape != (n, n):
+            raise ParameterError(
+                f"rated has shape {mask.shape}; expected ({n}, {n}), one row per sound."
+            )
+        mask = mask > 0
+    mask = mask | mask.T
+    np.fill_diagonal(mask, False)
+    return mask
+
+
+def _check_count(value, name, total, *, allow_zero):
+    """An int count, or a fraction of ``total`` (rounded up)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ParameterError(f"{name} must be an int or a fraction in (0, 1], got {value!r}.")
+    if isinstance(value, numbers.Integral):
+        k = int(value)
+    elif 0 <= value <= 1:
+        k = int(math.ceil(float(value) * total - 1e-9))
+    else:
+        raise ParameterError(f"{name} must be an int or a fraction in (0, 1], got {value!r}.")
+    if k < (0 if allow_zero else 1):
+        raise ParameterError(f"{name} must be {'>= 0' if allow_zero else '>= 1'}, got {value!r}.")
+    return k
+
+
+def _select_coverage(candidates, base_counts, k, rng):
+    """Greedy: the pair whose two sounds have the fewest pairs so far (ties at random)."""
+    counts = base_counts.astype(float).copy()
+    chosen = []
+    free = np.ones(len(candidates), dtype=bool)
+    for _ in range(k):
+        idx = np.flatnonzero(free)
+        ci, cj = counts[candidates[idx, 0]], counts[candidates[idx, 1]]
+        order = np.lexsort((rng.random(idx.size), np.maximum(ci, cj), ci + cj))
+        best = idx[order[0]]
+        chosen.append(best)
+        free[best] = False
+        counts[candidates[best]] += 1
+    return candidates[np.asarray(chosen, dtype=int)]
+
+
+def _select_uncertainty(candidates, space, n, k, rng):
+    try:
+        E = np.asarray(space, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"space must be an array of dissimilarity matrices: {exc}") from None
+    if E.ndim != 3 or E.shape[1:] != (n, n) or E.shape[0] < 2:
+        raise ParameterError(
+            f'strategy="uncertainty" needs space = predicted dissimilarities of an ensemble, '
+            f"shape (n_members >= 2, {n}, {n}); got shape {E.shape}."
+        )
+    if not np.all(np.isfinite(E)):
+        raise ParameterError("space contains NaN or infinite values.")
+    off = ~np.eye(n, dtype=bool)
+    E = E / np.maximum(E[:, off].mean(axis=1), 1e-12)[:, None, None]  # each member's scale
+    spread = E.std(axis=0)[candidates[:, 0], candidates[:, 1]]
+    order = np.lexsort((rng.random(len(candidates)), -spread))
+    return candidates[order[:k]]
+
+
+def _order_trials(pairs, rng):
+    """Shuffle, avoid a sound in two consecutive trials, and balance first/second position."""
+    n_sounds = int(pairs.max()) + 1 if pairs.size else 0
+    remaining = list(rng.permutation(len(pairs)))
+    order = []
+    prev = set()
+    while remaining:
+        pick = next((i for i, p in enumerate(remaining) if not prev & set(pairs[p])), 0)
+        p = remaining.pop(pick)
+        order.append(p)
+        prev = set(pairs[p])
+    first = np.zeros(n_sounds, dtype=int)
+    trials = []
+    for p in order:
+        i, j = pairs[p]
+        if first[i] > first[j] or (first[i] == first[j] and rng.random() < 0.5):
+            i, j = j, i
+        first[i] += 1
+        trials.append((i, j))
+    return np.asarray(trials, dtype=int).reshape(-1, 2)
+
+
+def _add_repeats(trials, n_repeats, rng):
+    """Insert reversed repeats, each at least a third of the session after its original."""
+    n = len(trials)
+    if n_repeats == 0:
+        return trials, np.zeros(n, dtype=bool)
+    gap = max(1, n // 3)
+    early = np.flatnonzero(np.arange(n) < n - gap)
+    pool = early if early.size >= n_repeats else np.arange(n)
+    chosen = np.sort(rng.choice(pool, size=n_repeats, replace=False))
+    keys = list(np.arange(n, dtype=float))
+    rows = list(trials)
+    for p in chosen:
+        lo = min(p + gap, n - 1)
+        keys.append(rng.uniform(lo + 0.01, n + 0.99))  # strictly after position lo
+        rows.append(trials[p][::-1])
+    order = np.argsort(keys, kind="stable")
+    flags = np.r_[np.zeros(n, dtype=bool), np.ones(n_repeats, dtype=bool)]
+    return np.asarray(rows)[order], flags[order]
+
+
+def design_experiment(sounds, n_pairs=None, *, strategy=None, space=None, rated=None,
+                      repeats=0.1, random_state=None):
+    """Choose the pairs of a dissimilarity listening test and their trial order.
+
+    Parameters
+    ----------
+    sounds : list of str or int
+        Ids of the sounds (unique; e.g. file names), or a number ``n`` for ids
+        ``"s000"``, ``"s001"``, ...
+    n_pairs : int or float, default=None
+        Distinct pairs to rate: all pairs not yet rated when None, an int, or a fraction
+        of all ``n (n - 1) / 2`` pairs (rounded up).
+    strategy : {"all", "random", "coverage", "uncertainty"}, default=None
+        ``"all"`` when ``n_pairs`` is None, else ``"coverage"``:
+
+        - ``"random"``: pairs drawn uniformly among the unrated ones;
+        - ``"coverage"``: greedily the pair whose two sounds are in the fewest pairs so far
+          (rated before or chosen), so that every sound anchors about as many pairs as
+          every other;
+        - ``"uncertainty"``: the pairs on which an ensemble of metrics (``space``)
+          disagrees most. In the simulation of ``benchmarks/bench_listening.py`` it is
+          *not* better than random, so it is never a default.
+    space : array-like of shape (n_members, n_sounds, n_sounds), default=None
+        For ``"uncertainty"`` only: the predicted dissimilarity matrices of an ensemble
+        (e.g. metrics fitted on bootstrap resamples of the rated pairs). Each member is
+        divided by its mean; the spread is the standard deviation across members.
+    rated : Ratings or array-like of shape (n_sounds, n_sounds), default=None
+        Pairs rated before (``counts > 0``, or every pair of a Ratings without counts, or
+        non-zero entries of an array). They are not proposed again and count for
+        ``"coverage"``.
+    repeats : int or float, default=0.1
+        Pairs presented a second time, in reversed order, for consistency checks: a count
+        or a fraction of ``n_pairs`` (rounded up). Each repeat comes at least a third of
+        the session after the first presentation.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the selection and the order; the drawn seed is stored in the design.
+
+    Returns
+    -------
+    design : ExperimentDesign
+        Trials in a randomized order in which no sound is in two consecutive trials where
+        that can be avoided, and each sound is played first about as often as second.
+
+    Raises
+    ------
+    ParameterError
+        For duplicate ids, an unknown strategy, more pairs than remain unrated, ``"all"``
+        with a smaller ``n_pairs``, or a missing or misshaped ``space``.
+
+    Examples
+    --------
+    >>> from perceptual_timbre.listening import design_experiment
+    >>> design = design_experiment(["oboe", "flute", "horn", "cello"], random_state=0)
+    >>> design.n_pairs, design.n_trials, design.strategy
+    (6, 7, 'all')
+    >>> part = design_experiment(12, n_pairs=0.5, random_state=0)   # 33 of 66 pairs
+    >>> part.strategy, part.n_pairs, sorted(set(part.pairs_per_sound().tolist()))
+    ('coverage', 33, [5, 6])
+    """
+    ids = _check_ids(sounds)
+    n = len(ids)
+    already = _check_rated(rated, ids)
+    iu = np.triu_indices(n, 1)
+    candidates = np.column_stack(iu)[~already[iu]]
+    total = n * (n - 1) // 2
+    if strategy is None:
+        strategy = "all" if n_pairs is None else "coverage"
+    if strategy not in STRATEGIES:
+        raise ParameterError(f"strategy must be one of {list(STRATEGIES)}, got {strategy!r}.")
+    if len(candidates) == 0:
+        raise ParameterError(f"all {total} pairs of the {n} sounds are already rated.")
+    k = len(candidates) if n_pairs is None else _check_count(n_pairs, "n_pairs", total,
+                                                             allow_zero=False)
+    if k > len(candidates):
+        raise ParameterError(
+            f"n_pairs={n_pairs!r} asks for {k} pairs but only {len(candidates)} of the {total} "
+            f"pairs are not rated yet."
+        )
+    if strategy == "all" and k != len(candidates):
+        raise ParameterError(
+            f'strategy="all" rates all {len(candidates)} unrated pairs; n_pairs={n_pairs!r} asks '
+            f'for {k}. Use strategy="coverage" (or "random") for a partial design.'
+        )
+    if strategy != "uncertainty" and space is not None:
+        raise ParameterError(f'space is only used by strategy="uncertainty", not {strategy!r}.')
+    n_repeats = _check_count(repeats, "repeats", k, allow_zero=True)
+    if n_repeats > k:
+        raise ParameterError(f"repeats={repeats!r} asks for {n_repeats} repeats of {k} pairs.")
+    seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    rng = np.random.default_rng(seed)
+    if strategy == "all":
+        pairs = candidates
+    elif strategy == "random":
+        pairs = candidates[np.sort(rng.choice(len(candidates), size=k, replace=False))]
+    elif strategy == "coverage":
+        pairs = _select_coverage(candidates, already.sum(axis=1), k, rng)
+    else:
+        if space is None:
+            raise ParameterError(
+                'strategy="uncertainty" needs space: the predicted dissimilarity matrices of an '
+                "ensemble of metrics, shape (n_members, n_sounds, n_sounds)."
+            )
+        pairs = _select_uncertainty(candidates, space, n, k, rng)
+    trials, repeat = _add_repeats(_order_trials(pairs, rng), n_repeats, rng)
+    return ExperimentDesign(ids, pairs, trials, repeat, strategy=strategy, seed=seed,
+                            n_rated_before=int(already[iu].sum()))
