@@ -1,12 +1,24 @@
-"""Shared fixtures: the real shared data home, rendered SoundFont notes, seeding, pyplot."""
+"""Shared fixtures: the real shared data home, rendered SoundFont notes, a committed fitted
+space, seeding, torch threads, pyplot. Quality seeds and thresholds: ``tests/_quality.py``."""
 
 import os
 from pathlib import Path
 
+import fitted_space as _fitted_space
 import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config):
+    """Pin torch's intra-op threads for the whole run (PERCEPTUAL_TIMBRE_TEST_THREADS, else
+    OMP_NUM_THREADS, else 2): a fit's float summation order depends on it."""
+    import torch
+
+    threads = os.environ.get("PERCEPTUAL_TIMBRE_TEST_THREADS") or os.environ.get(
+        "OMP_NUM_THREADS") or "2"
+    torch.set_num_threads(int(threads))
 
 
 def _find_data_home():
@@ -62,7 +74,29 @@ def rendered_notes():
     pytest.importorskip("tinysoundfont")
     from perceptual_timbre.datasets import render_instrument_notes
 
-    return render_instrument_notes(pitches=(60, 67), velocities=(64, 100), duration=1.0, sr=22050)
+    return render_instrument_notes(**_fitted_space.NOTES)
+
+
+@pytest.fixture(scope="session")
+def fitted_space():
+    """The committed fitted space of ``tests/fitted_space.py`` (NSGT -> LogMagnitude ->
+    PerceptualVAE, latent 4, fitted on ``rendered_notes`` with the 12-instrument ratings).
+
+    Tests of code downstream of training use it, so that no training variance enters them.
+    Fails (with the command that regenerates it) when the recipe's parameters have changed.
+    """
+    import joblib
+
+    space = joblib.load(_fitted_space.PATH)
+    expected = _fitted_space.make_pipeline().get_params(deep=True)
+    try:
+        got = space.get_params(deep=True)
+    except AttributeError as exc:  # a parameter added since the file was written
+        got = {"error": str(exc)}
+    stale = sorted(k for k, v in expected.items() if "__" in k and repr(got.get(k)) != repr(v))
+    assert not stale, (f"{_fitted_space.PATH.name} is stale ({stale[:3]}): regenerate it with "
+                       "`.venv/bin/python tests/fitted_space.py`")
+    return space
 
 
 @pytest.fixture(scope="session")
