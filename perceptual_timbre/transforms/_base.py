@@ -5,9 +5,15 @@ A spectral transformer analyses each sound into a sequence of frames (n_frames, 
 its output is a fixed-width matrix the VAE can take; ``inverse_transform`` holds a frame as a
 sustained tone. Subclasses implement ``_setup`` (fitted attributes), ``_analyse`` (one sound ->
 frames), ``_n_frames`` (frames for a given length) and ``_synthesize`` (frames -> audio).
+
+Transformers whose phase is rebuilt by Griffin-Lim (STFT, NSGT) derive from
+:class:`_GriffinLimTransformer`, which declares the Griffin-Lim parameters once and runs fast
+Griffin-Lim in torch over a whole batch of frames (``_torch_pair`` hook: the batched analysis
+and synthesis of the subclass), or the subclass's per-signal reference path (``_synthesize``).
 """
 
 import numbers
+import warnings
 
 import numpy as np
 import scipy.sparse
@@ -21,7 +27,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..exceptions import ParameterError
+from ..exceptions import DeviceWarning, ParameterError
 from ..utils.validation import ParamValidationMixin, check_audio, check_sr
 
 __all__ = ["FRAME_OPTIONS", "spectral_convergence"]
@@ -180,9 +186,13 @@ class _SpectralTransformer(
         """
         return self._transform(X, self.frame)
 
+    def _analyse_many(self, sounds):
+        """Frames of every sound (subclasses may batch); one (n_frames, n_bins) array each."""
+        return [self._analyse(x) for x in sounds]
+
     def _transform(self, X, frame):
         sounds = self._check_audio(X)
-        rows = [_select_frame(self._analyse(x), frame, signed=self._signed) for x in sounds]
+        rows = [_select_frame(f, frame, signed=self._signed) for f in self._analyse_many(sounds)]
         return np.asarray(rows, dtype=np.float64)
 
     def transform_frames(self, X):
@@ -196,7 +206,7 @@ class _SpectralTransformer(
         -------
         frames : list of ndarray of shape (n_frames_i, n_features_out_)
         """
-        return [self._analyse(x) for x in self._check_audio(X)]
+        return self._analyse_many(self._check_audio(X))
 
     def _check_frames(self, S, name):
         check_is_fitted(self)
@@ -240,9 +250,14 @@ class _SpectralTransformer(
         n_samples = self._n_samples(None)
         n_frames = self._n_frames(n_samples)
         rng = check_random_state(getattr(self, "random_state", None))
-        out = np.empty((S.shape[0], n_samples))
-        for i, row in enumerate(S):
-            out[i] = self._synthesize(np.repeat(row[None], n_frames, axis=0), n_samples, rng)
+        frames = np.broadcast_to(S[:, None, :], (S.shape[0], n_frames, S.shape[1]))
+        return self._synthesize_many(frames, n_samples, rng)
+
+    def _synthesize_many(self, frames, n_samples, rng):
+        """Audio (n, n_samples) from frame sequences (n, n_frames, n_bins); subclasses batch."""
+        out = np.empty((frames.shape[0], n_samples))
+        for i, seq in enumerate(frames):
+            out[i] = self._synthesize(np.array(seq), n_samples, rng)
         return out
 
     def inverse_transform_frames(self, frames, duration=None):
@@ -265,13 +280,86 @@ class _SpectralTransformer(
         n_samples = self._n_samples(duration)
         frames = _resample_frames(frames, self._n_frames(n_samples))
         rng = check_random_state(getattr(self, "random_state", None))
-        return self._synthesize(frames, n_samples, rng)
+        return self._synthesize_many(frames[None], n_samples, rng)[0]
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         tags.transformer_tags.preserves_dtype = ["float64"]
         return tags
+
+
+class _GriffinLimTransformer(_SpectralTransformer):
+    """Base of the magnitude transformers inverted by fast Griffin-Lim (STFT, NSGT).
+
+    Declares the Griffin-Lim parameters (``n_iter``, ``momentum``, ``init``, ``random_state``,
+    ``device``, ``backend``) once. With ``backend="torch"`` all the frames of a call are
+    inverted together in torch (chunked to bound memory) on ``device``; other backends run the
+    subclass's per-signal reference ``_synthesize``.
+
+    Subclasses provide ``_torch_pair(n_samples, device, dtype)``: the batched analysis (audio
+    tensor (n, n_samples) -> complex (n, n_bins, n_frames)) and synthesis (the inverse).
+    """
+
+    _parameter_constraints = {
+        **_SpectralTransformer._parameter_constraints,
+        "n_iter": [Interval(numbers.Integral, 0, None, closed="left")],
+        "momentum": [Interval(numbers.Real, 0, 1, closed="left")],
+        "init": [StrOptions({"zeros", "random"})],
+        "random_state": ["random_state"],
+        "device": [str],
+    }
+
+    def _fit(self, X):
+        from ..utils._torch import resolve_device
+
+        self.device_ = str(resolve_device(self.device))
+        return super()._fit(X)
+
+    def _torch_device(self):
+        """The fitted device, or the CPU (with a DeviceWarning) where it is unavailable."""
+        import torch
+
+        device = torch.device(getattr(self, "device_", "cpu"))
+        if device.type == "cuda" and not torch.cuda.is_available():
+            warnings.warn(
+                f"{type(self).__name__} was fitted for {self.device_!r} but CUDA is not "
+                f"available; Griffin-Lim runs on the CPU.",
+                DeviceWarning,
+                stacklevel=4,
+            )
+            return torch.device("cpu")
+        return device
+
+    def _torch_pair(self, n_samples, device, dtype):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _synthesize_many(self, frames, n_samples, rng):
+        if self.backend != "torch":
+            return super()._synthesize_many(frames, n_samples, rng)
+        import torch
+
+        from ._torch_nsgt import _COMPLEX, chunks, fast_griffin_lim
+
+        device, dtype = self._torch_device(), torch.float32
+        analysis, synthesis = self._torch_pair(n_samples, device, dtype)
+        n, n_frames, n_bins = frames.shape
+        out = np.empty((n, n_samples))
+        for part in chunks(n, n_frames * n_bins):
+            magnitude = torch.as_tensor(
+                np.ascontiguousarray(np.swapaxes(frames[part], 1, 2)), dtype=dtype
+            ).to(device)
+            angles = None
+            if self.init == "random":
+                # numpy draws, row after row: the same phases on every device
+                phase = rng.random_sample(magnitude.shape)
+                angles = torch.polar(torch.ones(magnitude.shape, dtype=torch.float64),
+                                     torch.as_tensor(2 * np.pi * phase))
+                angles = angles.to(device=device, dtype=_COMPLEX[dtype])
+            audio = fast_griffin_lim(magnitude, analysis, synthesis, n_iter=self.n_iter,
+                                     momentum=self.momentum, angles=angles)
+            out[part] = audio.detach().cpu().numpy()
+        return out
 
 
 def spectral_convergence(transformer, S, *, frames=False, duration=None):

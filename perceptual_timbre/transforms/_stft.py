@@ -1,4 +1,4 @@
-"""Short-time Fourier transform magnitudes, inverted by fast Griffin-Lim (librosa)."""
+"""Short-time Fourier transform magnitudes, inverted by fast Griffin-Lim (torch or librosa)."""
 
 import numbers
 
@@ -7,12 +7,12 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..exceptions import ParameterError
-from ._base import _SpectralTransformer
+from ._base import _GriffinLimTransformer
 
 __all__ = ["STFTTransformer"]
 
 
-class STFTTransformer(_SpectralTransformer):
+class STFTTransformer(_GriffinLimTransformer):
     """STFT magnitude spectrum of each sound (``librosa.stft``), invertible to audio.
 
     Parameters
@@ -41,11 +41,21 @@ class STFTTransformer(_SpectralTransformer):
         gave lower spectral convergence on real notes.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial random phase of Griffin-Lim.
+    device : str, default="auto"
+        Where the torch backend runs Griffin-Lim: ``"cpu"``, ``"cuda"``, ``"cuda:1"``...;
+        ``"auto"`` is CUDA when available, else the CPU. A device that does not exist raises
+        ``ParameterError`` in ``fit``.
+    backend : {"torch", "librosa"}, default="torch"
+        ``"torch"`` rebuilds the phase of all the frames of a call together, in single
+        precision (the STFT of ``librosa.stft``/``librosa.istft``, centred, zero padded);
+        ``"librosa"`` runs ``librosa.griffinlim`` sound by sound (the reference).
 
     Attributes
     ----------
     sr_ : int
         Checked sample rate.
+    device_ : str
+        Resolved ``device``.
     n_features_out_ : int
         Number of frequency bins.
     frequencies_ : ndarray of shape (n_features_out_,)
@@ -79,14 +89,11 @@ class STFTTransformer(_SpectralTransformer):
     """
 
     _parameter_constraints = {
-        **_SpectralTransformer._parameter_constraints,
+        **_GriffinLimTransformer._parameter_constraints,
         "n_fft": [Interval(numbers.Integral, 2, None, closed="left")],
         "hop_length": [Interval(numbers.Integral, 1, None, closed="left")],
         "window": [str],
-        "n_iter": [Interval(numbers.Integral, 0, None, closed="left")],
-        "momentum": [Interval(numbers.Real, 0, 1, closed="left")],
-        "init": [StrOptions({"zeros", "random"})],
-        "random_state": ["random_state"],
+        "backend": [StrOptions({"torch", "librosa"})],
     }
 
     def __init__(
@@ -102,6 +109,8 @@ class STFTTransformer(_SpectralTransformer):
         momentum=0.99,
         init="random",
         random_state=None,
+        device="auto",
+        backend="torch",
     ):
         self.sr = sr
         self.n_fft = n_fft
@@ -113,6 +122,8 @@ class STFTTransformer(_SpectralTransformer):
         self.momentum = momentum
         self.init = init
         self.random_state = random_state
+        self.device = device
+        self.backend = backend
 
     def _setup(self):
         if self.hop_length > self.n_fft:
@@ -134,6 +145,12 @@ class STFTTransformer(_SpectralTransformer):
 
     def _n_frames(self, n_samples):
         return 1 + n_samples // self.hop_length
+
+    def _torch_pair(self, n_samples, device, dtype):
+        from ._torch_nsgt import stft_pair
+
+        window = librosa.filters.get_window(self.window, self.n_fft)
+        return stft_pair(self.n_fft, self.hop_length, window, n_samples, device, dtype)
 
     def _synthesize(self, frames, n_samples, rng):
         return librosa.griffinlim(

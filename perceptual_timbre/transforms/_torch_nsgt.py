@@ -1,0 +1,293 @@
+"""Batched NSGT (matrix form) and fast Griffin-Lim in torch.
+
+The windows, dual windows, frequency positions and frame counts are taken from an ``nsgt.NSGT``
+set-up (``nsgfwin`` / ``calcwinrange`` / ``nsdual``, real input, ``matrixform=True``,
+``reducedform=1``, exactly as :class:`~perceptual_timbre.transforms.NSGTTransformer` builds
+it), so the coefficients are nsgt's to rounding error. What nsgt does bin by bin in a Python
+loop, one signal at a time, is done here as one gather + batched inverse FFT (analysis) and one
+batched FFT + ``index_add`` (synthesis), over a whole batch of equal-length signals, on any torch
+device.
+
+Analysis of bin ``k`` (nsgt's ``nsgtf_loop``): the signal's spectrum ``F`` is read at the
+bin's frequency positions ``win_range``, multiplied by the window ``g_k``, placed in a buffer of
+``M`` (the common number of frames) with the window's centre at index 0, and inverse-FFT'd.
+Synthesis (``nsigtf_loop``) FFTs each bin's coefficients, multiplies the same buffer positions
+by the dual window ``gd_k`` (times ``M``) and adds them back at the same frequency positions;
+the negative-frequency windows read the conjugate mirrored coefficients. Only the non-negative
+frequencies are accumulated, and an inverse real FFT gives the signal.
+"""
+
+import numpy as np
+import torch
+
+from ..exceptions import ParameterError
+
+__all__ = ["TorchNSGT", "fast_griffin_lim", "stft_pair"]
+
+# Largest number of complex coefficients processed in one chunk of a batch (memory bound:
+# Griffin-Lim keeps about five such tensors alive).
+_CHUNK_COEFS = 1 << 23
+
+_COMPLEX = {torch.float32: torch.complex64, torch.float64: torch.complex128}
+
+
+def _buffer_layout(Lg, M):
+    """Buffer positions and window-sample order of one bin (nsgt's ``t1``/``t2`` split).
+
+    Window sample ``j`` (0 <= j < Lg) goes to buffer position ``pos[j]`` and reads frequency
+    ``win_range[freq[j]]``.
+    """
+    half_up, half_down = (Lg + 1) // 2, Lg // 2
+    j = np.arange(Lg)
+    pos = np.where(j < half_up, j, M - Lg + j)
+    freq = np.where(j < half_up, half_down + j, j - half_up)
+    return pos, freq
+
+
+class TorchNSGT:
+    """Batched torch version of one ``nsgt.NSGT`` set-up (real, matrix form, reducedform 1).
+
+    Parameters
+    ----------
+    nsgt : nsgt.NSGT
+        Built with ``real=True, matrixform=True, reducedform=1``; its windows are reused.
+
+    Attributes
+    ----------
+    length : int
+        Signal length the set-up is for.
+    n_bins : int
+        Number of frequency bins (the scale's bins below Nyquist).
+    n_frames : int
+        Coefficients per bin (nsgt's common ``M``).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> import numpy as np
+    >>> from perceptual_timbre._compat import nsgt as nsgt_compat
+    >>> from perceptual_timbre.transforms._torch_nsgt import TorchNSGT
+    >>> nsgt = nsgt_compat.apply()
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     ref = nsgt.NSGT(nsgt.OctScale(100, 3000, 12), 8000, 8000, real=True,
+    ...                     matrixform=True, reducedform=1)
+    >>> x = np.random.RandomState(0).randn(2, 8000)
+    >>> tn = TorchNSGT(ref)
+    >>> C = tn.forward(x)
+    >>> C.shape == (2, tn.n_bins, tn.n_frames)
+    True
+    >>> bool(np.allclose(C[0].numpy(), np.asarray(ref.forward(x[0]))))
+    True
+    >>> bool(np.allclose(tn.backward(C).numpy(), x))
+    True
+    """
+
+    def __init__(self, nsgt):
+        if not (nsgt.real and nsgt.reducedform == 1):
+            raise ParameterError(
+                "TorchNSGT needs an nsgt.NSGT built with real=True and reducedform=1."
+            )
+        n_win = len(nsgt.g)
+        kept = list(range(1, n_win // 2))  # band windows (no DC, no Nyquist)
+        M = np.asarray(nsgt.M)[kept]
+        if not np.all(M == M[0]):
+            raise ParameterError("TorchNSGT needs an nsgt.NSGT built with matrixform=True.")
+        M = int(M[0])
+        self.length = int(nsgt.Ls)
+        self.nn = int(nsgt.nn)
+        self.n_bins = len(kept)
+        self.n_frames = M
+
+        # Analysis: the spectrum at the windows' supports, scattered into (n_bins, M) buffers.
+        a_pos, a_freq, a_w = [], [], []
+        for b, k in enumerate(kept):
+            g, win = np.asarray(nsgt.g[k], dtype=np.float64), np.asarray(nsgt.wins[k])
+            if g.size > M:
+                raise ParameterError(
+                    f"nsgt window {k} has {g.size} samples, more than the {M} frames of the "
+                    f"matrix form; this set-up is not supported by the torch backend."
+                )
+            pos, freq = _buffer_layout(g.size, M)
+            a_pos.append(b * M + pos)
+            a_freq.append(win[freq])
+            a_w.append(g)
+        self._ana = tuple(np.concatenate(a) for a in (a_pos, a_freq, a_w))
+
+        # Synthesis: positive windows read bin b, mirrored windows the conjugate mirrored bin.
+        half = self.nn // 2
+        src, tgt, w, conj = [], [], [], []
+        mirrored = list(range(n_win // 2 + 1, n_win))  # bands, highest first
+        for b, k in [(b, k) for b, k in enumerate(kept)] + [
+            (self.n_bins - 1 - r, k) for r, k in enumerate(mirrored)
+        ]:
+            gd, win = np.asarray(nsgt.gd[k], dtype=np.float64), np.asarray(nsgt.wins[k])
+            pos, freq = _buffer_layout(gd.size, M)
+            is_conj = k >= n_win // 2
+            if is_conj:
+                pos = (-pos) % M  # fftsymm: conj(T[-p mod M])
+            target = win[freq]
+            keep = target <= half  # the inverse real FFT reads only these
+            src.append(b * M + pos[keep])
+            tgt.append(target[keep])
+            w.append(gd[keep] * M)
+            conj.append(np.full(int(keep.sum()), is_conj))
+        src, tgt, w, conj = (np.concatenate(a) for a in (src, tgt, w, conj))
+        self._syn = {
+            "pos": (src[~conj], tgt[~conj], w[~conj]),
+            "neg": (src[conj], tgt[conj], w[conj]),
+        }
+        self._tensors = {}
+
+    def _get(self, device, dtype):
+        key = (str(device), dtype)
+        if key not in self._tensors:
+            as_t = lambda a, dt: torch.as_tensor(a, dtype=dt, device=device)  # noqa: E731
+            self._tensors[key] = {
+                name: (as_t(s, torch.int64), as_t(t, torch.int64), as_t(w, dtype))
+                for name, (s, t, w) in [("ana", self._ana), *self._syn.items()]
+            }
+        return self._tensors[key]
+
+    def _check_signals(self, x, device, dtype):
+        x = torch.as_tensor(x, device=device)
+        if x.ndim != 2 or x.shape[1] != self.length:
+            raise ParameterError(
+                f"signals must have shape (n_signals, {self.length}) for this set-up, got "
+                f"{tuple(x.shape)}; batch only equal-length signals (pad or group them)."
+            )
+        return x.to(dtype)
+
+    def forward(self, x, *, device=None, dtype=torch.float64):
+        """Complex coefficients of a batch of equal-length real signals.
+
+        Parameters
+        ----------
+        x : array-like or tensor of shape (n_signals, length)
+        device : torch.device, default=None
+            Where to compute; ``None`` keeps the input's device (CPU for arrays).
+        dtype : torch.dtype, default=torch.float64
+
+        Returns
+        -------
+        C : complex tensor of shape (n_signals, n_bins, n_frames)
+        """
+        if device is None:
+            device = x.device if isinstance(x, torch.Tensor) else torch.device("cpu")
+        x = self._check_signals(x, device, dtype)
+        t = self._get(device, dtype)
+        spec = torch.fft.fft(x, dim=-1)
+        if self.nn > self.length:  # nsgt pads the spectrum (never for the plain NSGT)
+            spec = torch.nn.functional.pad(spec, (0, self.nn - self.length))
+        pos, freq, w = t["ana"]
+        buf = torch.zeros(x.shape[0], self.n_bins * self.n_frames, dtype=spec.dtype,
+                          device=device)
+        buf[:, pos] = spec[:, freq] * w
+        return torch.fft.ifft(buf.view(x.shape[0], self.n_bins, self.n_frames), dim=-1)
+
+    def backward(self, c):
+        """Signals from coefficients (exact inverse of :meth:`forward`).
+
+        Parameters
+        ----------
+        c : complex tensor of shape (n_signals, n_bins, n_frames)
+
+        Returns
+        -------
+        x : real tensor of shape (n_signals, length), on ``c``'s device
+        """
+        if c.ndim != 3 or tuple(c.shape[1:]) != (self.n_bins, self.n_frames):
+            raise ParameterError(
+                f"coefficients must have shape (n_signals, {self.n_bins}, {self.n_frames}), "
+                f"got {tuple(c.shape)}."
+            )
+        dtype = c.real.dtype
+        t = self._get(c.device, dtype)
+        T = torch.fft.fft(c, dim=-1).reshape(c.shape[0], -1)
+        fr = torch.zeros(c.shape[0], self.nn // 2 + 1, dtype=c.dtype, device=c.device)
+        src, tgt, w = t["pos"]
+        fr.index_add_(1, tgt, T[:, src] * w)
+        src, tgt, w = t["neg"]
+        fr.index_add_(1, tgt, T[:, src].conj() * w)
+        return torch.fft.irfft(fr, n=self.nn, dim=-1)[:, : self.length]
+
+
+def stft_pair(n_fft, hop_length, window, length, device, dtype):
+    """Batched STFT / inverse STFT matching ``librosa.stft`` / ``librosa.istft`` (centered).
+
+    ``librosa.stft(center=True, pad_mode="constant")`` and ``librosa.istft`` (overlap-add
+    divided by the summed squared window wherever it is non-zero), for signals of ``length``.
+
+    Returns
+    -------
+    analysis, synthesis : callables
+        ``analysis(x)`` maps (n, length) real tensors to (n, n_fft // 2 + 1, n_frames)
+        complex ones; ``synthesis`` maps them back.
+    """
+    win = torch.as_tensor(np.asarray(window, dtype=np.float64), dtype=dtype, device=device)
+    n_frames = 1 + length // hop_length
+    padded = n_fft + hop_length * (n_frames - 1)
+    wsum = torch.nn.functional.fold(
+        (win**2)[None, :, None].expand(1, n_fft, n_frames),
+        output_size=(1, padded), kernel_size=(1, n_fft), stride=(1, hop_length),
+    ).reshape(-1)
+    tiny = torch.finfo(dtype).tiny
+    inv_wsum = torch.where(wsum > tiny, 1.0 / torch.where(wsum > tiny, wsum, 1.0), 1.0)
+    start = n_fft // 2
+
+    def analysis(x):
+        return torch.stft(x, n_fft, hop_length=hop_length, window=win, center=True,
+                          pad_mode="constant", return_complex=True)
+
+    def synthesis(S):
+        frames = torch.fft.irfft(S, n=n_fft, dim=1) * win[:, None]
+        y = torch.nn.functional.fold(
+            frames, output_size=(1, padded), kernel_size=(1, n_fft), stride=(1, hop_length)
+        ).reshape(S.shape[0], -1)
+        y = y * inv_wsum
+        y = y[:, start : start + length]
+        if y.shape[1] < length:
+            y = torch.nn.functional.pad(y, (0, length - y.shape[1]))
+        return y
+
+    return analysis, synthesis
+
+
+def fast_griffin_lim(magnitude, analysis, synthesis, *, n_iter, momentum, angles=None):
+    """Fast Griffin-Lim (Perraudin et al. 2013) over a batch, as ``librosa.griffinlim``.
+
+    Parameters
+    ----------
+    magnitude : real tensor of shape (n, n_bins, n_frames)
+    analysis, synthesis : callables
+        Batched transform (audio -> complex coefficients) and its inverse.
+    n_iter : int
+    momentum : float
+        0 gives plain Griffin-Lim.
+    angles : complex tensor of the same shape, default=None
+        Initial unit phases; ``None`` starts from zero phase.
+
+    Returns
+    -------
+    audio : real tensor of shape (n, length)
+    """
+    if angles is None:
+        angles = torch.ones(magnitude.shape, dtype=_COMPLEX[magnitude.dtype],
+                            device=magnitude.device)
+    eps = torch.finfo(magnitude.dtype).tiny
+    previous = None
+    for _ in range(n_iter):
+        rebuilt = analysis(synthesis(magnitude * angles))
+        if previous is not None and momentum:
+            angles = rebuilt - (momentum / (1.0 + momentum)) * previous
+        else:
+            angles = rebuilt.clone()
+        angles /= angles.abs() + eps
+        previous = rebuilt
+    return synthesis(magnitude * angles)
+
+
+def chunks(n_items, coefs_per_item):
+    """Slices of a batch so that each chunk holds at most ``_CHUNK_COEFS`` coefficients."""
+    step = max(1, _CHUNK_COEFS // max(1, coefs_per_item))
+    return [slice(i, min(i + step, n_items)) for i in range(0, n_items, step)]
