@@ -9,7 +9,7 @@ export PERCEPTUAL_TIMBRE_DATA ?= $(SHARED_DATA)
 endif
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: venv demo test lint bench docs clean
+.PHONY: venv demo test test-fast test-quality lint bench docs clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,15 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest
+
+# development loop: everything but the fits longer than ~10 s (pytest -m "not slow")
+test-fast: venv
+	$(PY) -m pytest -m "not slow"
+
+# the quality tests alone; .ci/run reruns them with another seed on one thread, as
+# another machine would run them (see tests/_quality.py)
+test-quality: venv
+	$(PY) -m pytest -m quality
 
 lint: venv
 	$(PY) -m ruff check perceptual_timbre tests examples benchmarks

@@ -21,6 +21,18 @@ def pytest_configure(config):
     torch.set_num_threads(int(threads))
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` skip, with the reason, where torch sees no CUDA device."""
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device (torch.cuda.is_available() is False)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
 def _find_data_home():
     env = os.environ.get("PERCEPTUAL_TIMBRE_DATA")
     for candidate in (env, REPO.parent / "shared" / "data"):

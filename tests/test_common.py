@@ -234,11 +234,6 @@ def test_every_public_estimator_is_checked():
     )
 
 
-def test_checks_run_once():
-    """No estimator is checked both here and in its own module (no duplicated runtime)."""
-    assert not {type(est) for est in CHECKED_HERE} & set(COVERED)
-
-
 @parametrize_with_checks(
     CHECKED_HERE,
     expected_failed_checks=lambda est: _OWN_CHECKS[type(est).__name__][1],

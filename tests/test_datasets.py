@@ -459,6 +459,7 @@ def _manifest():
     return json.loads(path.read_text())["files"]
 
 
+@pytest.mark.network
 def test_download_all_studies_over_loopback(tmp_path, data_home):
     target = tmp_path / "home"
     with _serve(data_home) as url:
@@ -478,6 +479,7 @@ def test_download_all_studies_over_loopback(tmp_path, data_home):
     assert not list(target.rglob("*.part"))
 
 
+@pytest.mark.network
 def test_download_checksum_mismatch_and_errors(tmp_path, data_home):
     served = tmp_path / "served" / "timbremetrics"
     shutil.copytree(data_home / "timbremetrics" / "sounds" / "Patil2012_A3",

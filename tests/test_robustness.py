@@ -501,12 +501,6 @@ CASES = [
 ]
 
 
-def test_table_is_large_and_ids_are_unique():
-    ids = [p.id for p in CASES]
-    assert len(ids) == len(set(ids))
-    assert len(ids) >= 35
-
-
 @pytest.mark.parametrize(("call", "exc", "match"), CASES)
 def test_bad_input_raises_documented_error(ctx, call, exc, match):
     with pytest.raises(exc, match=match):
