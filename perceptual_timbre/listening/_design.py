@@ -209,7 +209,45 @@ def _select_coverage(candidates, base_counts, k, rng):
         chosen.append(best)
         free[best] = False
         counts[candidates[best]] += 1
-    return candidates[np.asarray(chosen, dtype=int)]
+    pairs = candidates[np.asarray(chosen, dtype=int)]
+    return _repair_coverage(pairs, candidates, counts)
+
+
+def _repair_coverage(pairs, candidates, counts):
+    """Move pairs from the most- to the least-covered sounds until they differ by <= 1.
+
+    The greedy pass can end with a sound two pairs behind another when the pairs that would
+    catch it up are taken; swapping a chosen pair (u, w) for a free pair (v, w) moves one
+    pair from u to v without changing anyone else's count.
+    """
+    chosen = {tuple(p) for p in pairs.tolist()}
+    free = {tuple(p) for p in candidates.tolist()} - chosen
+    order = [tuple(p) for p in pairs.tolist()]
+    for _ in range(len(pairs) * len(counts)):
+        moved = False
+        for u in np.argsort(-counts, kind="stable"):
+            for v in np.argsort(counts, kind="stable"):
+                if counts[u] - counts[v] < 2:
+                    break
+                for w in range(len(counts)):
+                    old, new = tuple(sorted((u, w))), tuple(sorted((v, w)))
+                    if w not in (u, v) and old in chosen and new in free:
+                        chosen.remove(old)
+                        free.add(old)
+                        free.remove(new)
+                        chosen.add(new)
+                        order[order.index(old)] = new
+                        counts[u] -= 1
+                        counts[v] += 1
+                        moved = True
+                        break
+                if moved:
+                    break
+            if moved:
+                break
+        if not moved:
+            break
+    return np.asarray(order, dtype=int).reshape(-1, 2)
 
 
 def _select_uncertainty(candidates, space, n, k, rng):
@@ -231,25 +269,50 @@ def _select_uncertainty(candidates, space, n, k, rng):
     return candidates[order[:k]]
 
 
-def _order_trials(pairs, rng):
-    """Shuffle, avoid a sound in two consecutive trials, and balance first/second position."""
-    n_sounds = int(pairs.max()) + 1 if pairs.size else 0
-    remaining = list(rng.permutation(len(pairs)))
-    order = []
-    prev = set()
-    while remaining:
-        pick = next((i for i, p in enumerate(remaining) if not prev & set(pairs[p])), 0)
-        p = remaining.pop(pick)
-        order.append(p)
-        prev = set(pairs[p])
-    first = np.zeros(n_sounds, dtype=int)
+def _n_adjacent(order, pairs):
+    return sum(bool(set(pairs[p]) & set(pairs[q])) for p, q in zip(order, order[1:]))
+
+
+def _order_trials(pairs, n_sounds, rng, *, n_tries=20):
+    """Shuffle, avoid a sound in two consecutive trials, and balance first/second position.
+
+    The order is built greedily (the next trial shares no sound with the previous one
+    when any remaining trial allows it) from ``n_tries`` random starts; the start with
+    the fewest adjacent repeats of a sound wins. Each pair then plays first the sound
+    that has so far been played first less often than second.
+    """
+    best = None
+    for _ in range(n_tries):
+        remaining = list(rng.permutation(len(pairs)))
+        order, prev = [], set()
+        while remaining:
+            pick = next((i for i, p in enumerate(remaining) if not prev & set(pairs[p])), 0)
+            p = remaining.pop(pick)
+            order.append(p)
+            prev = set(pairs[p])
+        score = _n_adjacent(order, pairs)
+        if best is None or score < best[0]:
+            best = (score, order)
+        if score == 0:
+            break
+    balance = np.zeros(n_sounds, dtype=int)  # times played first minus times played second
     trials = []
-    for p in order:
+    for p in best[1]:
         i, j = pairs[p]
-        if first[i] > first[j] or (first[i] == first[j] and rng.random() < 0.5):
+        if balance[i] > balance[j] or (balance[i] == balance[j] and rng.random() < 0.5):
             i, j = j, i
-        first[i] += 1
+        balance[i] += 1
+        balance[j] -= 1
         trials.append((i, j))
+    changed = True
+    while changed:  # flip any pair whose first sound leads its second by more than 2
+        changed = False
+        for t, (i, j) in enumerate(trials):
+            if balance[i] - balance[j] > 2:
+                trials[t] = (j, i)
+                balance[i] -= 2
+                balance[j] += 2
+                changed = True
     return np.asarray(trials, dtype=int).reshape(-1, 2)
 
 
@@ -308,13 +371,16 @@ def design_experiment(sounds, n_pairs=None, *, strategy=None, space=None, rated=
         or a fraction of ``n_pairs`` (rounded up). Each repeat comes at least a third of
         the session after the first presentation.
     random_state : int, RandomState instance or None, default=None
-        Seeds the selection and the order; the drawn seed is stored in the design.
+        Seeds the selection and the order. The seed (``random_state`` itself when it is an
+        int, else one drawn from it) is stored as ``design.seed``, and
+        ``random_state=design.seed`` gives the same design again.
 
     Returns
     -------
     design : ExperimentDesign
-        Trials in a randomized order in which no sound is in two consecutive trials where
-        that can be avoided, and each sound is played first about as often as second.
+        Trials in a randomized order in which no sound is in two consecutive first
+        presentations where that can be avoided, and in which each sound is played first
+        and second equally often to within 2.
 
     Raises
     ------
@@ -361,7 +427,10 @@ def design_experiment(sounds, n_pairs=None, *, strategy=None, space=None, rated=
     n_repeats = _check_count(repeats, "repeats", k, allow_zero=True)
     if n_repeats > k:
         raise ParameterError(f"repeats={repeats!r} asks for {n_repeats} repeats of {k} pairs.")
-    seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    if isinstance(random_state, numbers.Integral) and not isinstance(random_state, bool):
+        seed = int(random_state)  # design_experiment(..., random_state=design.seed) repeats it
+    else:
+        seed = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
     rng = np.random.default_rng(seed)
     if strategy == "all":
         pairs = candidates
@@ -376,6 +445,6 @@ def design_experiment(sounds, n_pairs=None, *, strategy=None, space=None, rated=
                 "ensemble of metrics, shape (n_members, n_sounds, n_sounds)."
             )
         pairs = _select_uncertainty(candidates, space, n, k, rng)
-    trials, repeat = _add_repeats(_order_trials(pairs, rng), n_repeats, rng)
+    trials, repeat = _add_repeats(_order_trials(pairs, n, rng), n_repeats, rng)
     return ExperimentDesign(ids, pairs, trials, repeat, strategy=strategy, seed=seed,
                             n_rated_before=int(already[iu].sum()))

@@ -230,7 +230,7 @@ def write_experiment(folder, sounds, sr, design, *, target_lufs=-23.0, max_peak=
         sf.write(os.fspath(path), x * 10 ** (g / 20), sr, subtype="PCM_16")
         files.append(path)
         entries.append({"id": sid, "file": rel, "sha256": _sha256(path),
-                        "duration_s": round(x.size / sr, 4),
+                        "n_samples": int(x.size), "duration_s": round(x.size / sr, 4),
                         "loudness_lufs_before": round(float(loud[i]), 3),
                         "gain_db": round(float(g), 3)})
     file_of = {e["id"]: e["file"] for e in entries}
