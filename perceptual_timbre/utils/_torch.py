@@ -34,7 +34,8 @@ def resolve_device(device="auto"):
     Raises
     ------
     ParameterError
-        If CUDA is asked for but not available.
+        If the device does not exist here: CUDA asked for but not available, a CUDA index
+        beyond the visible devices, an unavailable MPS, or an unknown device type.
 
     Examples
     --------
@@ -51,6 +52,17 @@ def resolve_device(device="auto"):
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ParameterError(
             f"device={device!r} was requested but CUDA is not available; use 'auto' or 'cpu'."
+        )
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise ParameterError(
+            f"device={device!r} does not exist: {torch.cuda.device_count()} CUDA device(s) "
+            f"visible (cuda:0 ... cuda:{torch.cuda.device_count() - 1})."
+        )
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ParameterError(f"device={device!r} was requested but MPS is not available.")
+    if dev.type not in ("cpu", "cuda", "mps"):
+        raise ParameterError(
+            f"device={device!r} is not supported: use 'auto', 'cpu', 'cuda' or 'cuda:<index>'."
         )
     return dev
 
