@@ -1,0 +1,358 @@
+"""Pair selection for listening tests, simulated on the shared timbre studies.
+
+Which pairs should a partial listening test ask about? For each of the 9 studies not flagged
+in ``../shared/data/README.md`` ("clean-9"), a simulated experimenter rates pairs in rounds
+(answers = the study's mean ratings) and refits a metric after each round:
+
+- the metric: :class:`~perceptual_timbre.PerceptualMetric` (linear map of SoundFeatures)
+  fitted on every shared study of the OTHER families (the "prior"; families reuse sounds,
+  so a family is left out whole), then fine-tuned on the rated pairs only (pairs with
+  ``counts == 0`` are ignored; ``FINE_TUNE`` settings, the pull ``alpha`` toward the prior);
+- shrinkage: the fine-tuned and the prior distance matrices (each divided by its mean) are
+  blended, ``(1 - lam) * fine + lam * prior``; ``lam`` is chosen per strategy and budget by
+  leave-one-family-out (the best mean over the OTHER families' studies), so no study's
+  score uses its own ratings to pick ``lam``;
+- budgets: start from 20 % of the pairs, add 5 % per round, up to 100 %;
+- strategies (``perceptual_timbre.listening.design_experiment``): ``random``,
+  ``coverage`` (fewest-rated sounds first; its first 20 % is a coverage design too) and
+  ``uncertainty`` (the pairs a bootstrap ensemble of ``N_MEMBERS`` fine-tuned metrics
+  disagrees on most; starts from a random 20 %);
+- score: per-anchor Spearman between the predicted distances and the study's FULL rating
+  matrix, averaged over studies and seeds.
+
+Pass marks (from the issue): coverage reaches random's 80 %-budget score with <= 75 % of
+the pairs; the shrunk fit on 20 % of pairs is never below the prior alone (per study, mean
+over seeds). A strategy that does not beat random is not a default.
+
+Usage::
+
+    python benchmarks/bench_listening.py [--output DIR] [--quick] [--data-home DIR]
+"""
+
+import math
+import os
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import REPO, Timer, make_parser, markdown_table, write_results  # noqa: E402
+
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO),
+                                                         os.environ.get("PYTHONPATH")]))
+
+FAMILIES = {
+    "Grey": ["Grey1977", "Grey1978"],
+    "Iverson": ["Iverson1993_Onset", "Iverson1993_Remainder", "Iverson1993_Whole"],
+    "Lakatos": ["Lakatos2000_Comb", "Lakatos2000_Harm", "Lakatos2000_Perc"],
+    "Patil": ["Patil2012_A3", "Patil2012_DX4", "Patil2012_GD4"],
+    "Barthet": ["Barthet2010"],
+    "McAdams": ["McAdams1995"],
+}
+FLAGGED = {"Iverson1993_Onset", "Iverson1993_Remainder", "Lakatos2000_Comb", "Grey1978"}
+CLEAN9 = [s for fam in FAMILIES.values() for s in fam if s not in FLAGGED]
+FAMILY_OF = {s: f for f, studies in FAMILIES.items() for s in studies}
+STRATEGIES = ["random", "coverage", "uncertainty"]
+SR = 22050
+# fine-tuning of the prior's map on the rated pairs (alpha: pull toward the prior's map)
+FINE_TUNE = dict(alpha=1.0, temperature=0.3, max_iter=100, learning_rate=0.01)
+N_MEMBERS = 4  # bootstrap ensemble of the uncertainty strategy
+LAMBDAS = np.round(np.linspace(0, 1, 11), 2)
+
+FULL = dict(studies=CLEAN9, seeds=[0, 1, 2], levels=np.round(np.arange(0.20, 1.001, 0.05), 2),
+            prior_iter=300)
+QUICK = dict(studies=["Patil2012_A3", "Barthet2010", "McAdams1995"], seeds=[0],
+             levels=np.array([0.2, 0.4, 0.6, 0.8, 1.0]), prior_iter=60)
+
+
+def load(data_home, names):
+    from perceptual_timbre.datasets import load_timbre_study
+
+    out = {}
+    for name in names:
+        b = load_timbre_study(name, data_home=data_home, sr=SR)
+        out[name] = (list(b.audio), [f"{name}/{n}" for n in b.names], b.ratings)
+    return out
+
+
+def fit_prior(data, family, prior_iter):
+    """PerceptualMetric on every loaded study outside ``family``."""
+    from perceptual_timbre import PerceptualMetric
+
+    X, y, ratings = [], [], {}
+    for name, (audio, ids, r) in data.items():
+        if FAMILY_OF[name] != family:
+            X += audio
+            y += ids
+            ratings[name] = r
+    return PerceptualMetric(max_iter=prior_iter).fit(X, y, ratings)
+
+
+def _norm_dist(Z):
+    from scipy.spatial.distance import pdist, squareform
+
+    D = squareform(pdist(Z))
+    n = len(D)
+    return D / max(D.sum() / (n * n - n), 1e-12)
+
+
+def fine_tune(Fs, ids, D, rated, W0):
+    """The prior's map fine-tuned on the rated pairs of one study (their mean ratings)."""
+    from perceptual_timbre.perceptual_metric import _blocks, _train_map
+    from perceptual_timbre.utils import Ratings
+
+    counts = rated.astype(float)
+    study = ids[0].split("/")[0]
+    blocks = _blocks(ids, {study: Ratings(np.where(rated, D, 0.0), ids, counts)})
+    if not blocks:
+        return W0
+    W, _ = _train_map(Fs, blocks, W0, **FINE_TUNE)
+    return W
+
+
+def simulate(study, Fs, ids, D, W0, strategy, seed, levels):
+    """Scores (per level, per lambda) of one study, strategy and seed."""
+    from perceptual_timbre.listening import design_experiment
+    from perceptual_timbre.metrics import anchor_spearman
+
+    n = len(ids)
+    total = n * (n - 1) // 2
+    D_prior = _norm_dist(Fs @ W0)
+    rated = np.zeros((n, n), dtype=bool)
+    rng = np.random.default_rng(seed)
+    scores, anchor_counts = [], []
+    for level in levels:
+        target = min(total, int(math.ceil(level * total - 1e-9)))
+        k = target - int(np.triu(rated, 1).sum())
+        if k > 0:
+            first = not rated.any()
+            how = "coverage" if strategy == "coverage" else (
+                "random" if first or strategy == "random" else "uncertainty")
+            space = None
+            if how == "uncertainty":
+                space = ensemble(Fs, ids, D, rated, W0, rng)
+            design = design_experiment(ids, n_pairs=k, strategy=how, rated=rated, space=space,
+                                       repeats=0, random_state=int(rng.integers(2**31)))
+            rated[design.pairs[:, 0], design.pairs[:, 1]] = True
+            rated |= rated.T
+        W = fine_tune(Fs, ids, D, rated, W0)
+        D_fine = _norm_dist(Fs @ W)
+        scores.append([anchor_spearman((1 - lam) * D_fine + lam * D_prior, D)
+                       for lam in LAMBDAS])
+        anchor_counts.append(rated.sum(axis=1))
+    spread = [float(np.ptp(c)) for c in anchor_counts]
+    return np.array(scores), spread
+
+
+def ensemble(Fs, ids, D, rated, W0, rng):
+    """Predicted distances of ``N_MEMBERS`` fits on bootstrap resamples of the rated pairs."""
+    iu = np.triu_indices(len(ids), 1)
+    pairs = np.flatnonzero(rated[iu])
+    members = []
+    for _ in range(N_MEMBERS):
+        pick = np.unique(rng.choice(pairs, size=pairs.size, replace=True))
+        mask = np.zeros_like(rated)
+        mask[iu[0][pick], iu[1][pick]] = True
+        members.append(_norm_dist(Fs @ fine_tune(Fs, ids, D, mask | mask.T, W0)))
+    return np.array(members)
+
+
+def run(cfg, data_home, log=print):
+    from perceptual_timbre.metrics import anchor_spearman
+
+    names = [s for fam in FAMILIES.values() for s in fam]
+    data = load(data_home, names)
+    studies = list(cfg["studies"])
+    levels = np.asarray(cfg["levels"])
+    raw = {}  # (study, strategy, seed) -> (n_levels, n_lambdas)
+    prior_scores, spreads = {}, {}
+    priors = {}
+    for study in studies:
+        family = FAMILY_OF[study]
+        if family not in priors:
+            with Timer() as t:
+                priors[family] = fit_prior(data, family, cfg["prior_iter"])
+            log(f"prior without {family}: {t.seconds:.1f} s")
+        prior = priors[family]
+        audio, ids, ratings = data[study]
+        Fs = (prior.features_.transform(audio) - prior.mean_) / prior.scale_
+        D = ratings.matrix
+        W0 = prior.components_
+        prior_scores[study] = anchor_spearman(_norm_dist(Fs @ W0), D)
+        for strategy in STRATEGIES:
+            for seed in cfg["seeds"]:
+                with Timer() as t:
+                    raw[study, strategy, seed], spreads[study, strategy, seed] = simulate(
+                        study, Fs, ids, D, W0, strategy, seed, levels)
+                log(f"{study} {strategy} seed {seed}: {t.seconds:.1f} s, "
+                    f"{raw[study, strategy, seed][[0, -1], 0].round(3).tolist()}")
+    return summarize(raw, prior_scores, spreads, studies, levels, cfg["seeds"])
+
+
+def summarize(raw, prior_scores, spreads, studies, levels, seeds):
+    # per study: mean over seeds, (n_levels, n_lambdas)
+    per_study = {(s, st): np.mean([raw[s, st, sd] for sd in seeds], axis=0)
+                 for s in studies for st in STRATEGIES}
+    families = sorted({FAMILY_OF[s] for s in studies})
+    # leave-one-family-out lambda per (strategy, level, held-out family)
+    chosen = {}
+    for st in STRATEGIES:
+        for fam in families:
+            others = [s for s in studies if FAMILY_OF[s] != fam]
+            if not others:  # a single family: nothing to choose from, no shrinkage
+                chosen[st, fam] = np.zeros(len(levels), dtype=int)
+                continue
+            mean = np.mean([per_study[s, st] for s in others], axis=0)
+            chosen[st, fam] = np.argmax(mean, axis=1)
+    shrunk = {(s, st): per_study[s, st][np.arange(len(levels)), chosen[st, FAMILY_OF[s]]]
+              for s in studies for st in STRATEGIES}
+    curves = []
+    for li, level in enumerate(levels):
+        row = {"pairs_%": int(round(100 * level))}
+        for st in STRATEGIES:
+            row[st] = float(np.mean([shrunk[s, st][li] for s in studies]))
+        for st in STRATEGIES:
+            row[f"{st} (no shrinkage)"] = float(np.mean([per_study[s, st][li, 0]
+                                                         for s in studies]))
+        row["lambda (random, mean over folds)"] = float(np.mean(
+            [LAMBDAS[chosen["random", FAMILY_OF[s]][li]] for s in studies]))
+        curves.append(row)
+    prior_mean = float(np.mean([prior_scores[s] for s in studies]))
+
+    def budget_to_reach(st, value):
+        """Smallest budget (linear interpolation on the grid) where ``st`` reaches value."""
+        ys = np.array([c[st] for c in curves])
+        xs = np.array([c["pairs_%"] for c in curves], dtype=float)
+        hit = np.flatnonzero(ys >= value - 1e-12)
+        if hit.size == 0:
+            return None
+        i = hit[0]
+        if i == 0:
+            return float(xs[0])
+        return float(xs[i - 1] + (value - ys[i - 1]) / (ys[i] - ys[i - 1]) * (xs[i] - xs[i - 1]))
+
+    i80 = int(np.argmin(np.abs(levels - 0.8)))
+    random80 = curves[i80]["random"]
+    reach = {st: budget_to_reach(st, random80) for st in STRATEGIES}
+    first = [{"study": s, "family": FAMILY_OF[s], "prior alone": prior_scores[s],
+              **{f"{st} 20 %, shrunk": float(shrunk[s, st][0]) for st in STRATEGIES},
+              **{f"{st} 20 %, no shrinkage": float(per_study[s, st][0, 0])
+                 for st in ("random", "coverage")}}
+             for s in studies]
+    below = {st: [r["study"] for r in first if r[f"{st} 20 %, shrunk"] < r["prior alone"] - 1e-9]
+             for st in STRATEGIES}
+    below_raw = [r["study"] for r in first if r["random 20 %, no shrinkage"] < r["prior alone"]]
+    gain = {st: float(np.mean([c[st] - c["random"] for c in curves])) for st in STRATEGIES}
+    spread = {st: float(np.mean([np.mean(spreads[s, st, sd]) for s in studies for sd in seeds]))
+              for st in STRATEGIES}
+    return {
+        "curves": curves,
+        "prior_alone": prior_mean,
+        "per_study_20": first,
+        "random_80": random80,
+        "budget_to_reach_random_80": reach,
+        "mean_gain_over_random": gain,
+        "anchor_count_spread": spread,
+        "below_prior_at_20_shrunk": below,
+        "below_prior_at_20_no_shrinkage": below_raw,
+        "pass": {
+            "coverage_reaches_random80_within_75": reach["coverage"] is not None
+            and reach["coverage"] <= 75.0,
+            "shrunk_20_never_below_prior": not below["random"] and not below["coverage"],
+        },
+        "levels": levels,
+        "lambdas": LAMBDAS,
+        "per_study_curves": {f"{s}|{st}": per_study[s, st] for s in studies for st in STRATEGIES},
+        "prior_per_study": prior_scores,
+    }
+
+
+def plot(result, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    x = [c["pairs_%"] for c in result["curves"]]
+    for st in STRATEGIES:
+        ax.plot(x, [c[st] for c in result["curves"]], marker="o", ms=3, label=st)
+    ax.axhline(result["prior_alone"], color="gray", ls=":", label="prior alone")
+    ax.set_xlabel("pairs rated (%)")
+    ax.set_ylabel("per-anchor Spearman (full matrix)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def report(result, cfg, seconds, quick):
+    fmt = lambda v: "—" if v is None else f"{v:.1f} %"  # noqa: E731
+    reach = result["budget_to_reach_random_80"]
+    p = {k: "PASS" if v else "FAIL" for k, v in result["pass"].items()}
+    lines = [
+        f"Random's score at 80 % of the pairs: {result['random_80']:.3f}. Budget each "
+        f"strategy needs to reach it: random {fmt(reach['random'])}, coverage "
+        f"{fmt(reach['coverage'])}, uncertainty {fmt(reach['uncertainty'])} "
+        f"(pass mark coverage <= 75 %: {p['coverage_reaches_random80_within_75']}).",
+        f"Mean gain over random across budgets: coverage "
+        f"{result['mean_gain_over_random']['coverage']:+.3f}, uncertainty "
+        f"{result['mean_gain_over_random']['uncertainty']:+.3f}.",
+        f"Prior alone (other families, no ratings of the study): {result['prior_alone']:.3f}. "
+        f"At 20 %, studies below the prior: shrunk random "
+        f"{result['below_prior_at_20_shrunk']['random'] or 'none'}, shrunk coverage "
+        f"{result['below_prior_at_20_shrunk']['coverage'] or 'none'}; without shrinkage "
+        f"(random) {len(result['below_prior_at_20_no_shrinkage'])} of "
+        f"{len(result['per_study_20'])} (pass mark: never below with shrinkage: "
+        f"{p['shrunk_20_never_below_prior']}).",
+        "Spread of pairs per sound (max - min, mean over rounds): "
+        + ", ".join(f"{st} {v:.2f}" for st, v in result["anchor_count_spread"].items()) + ".",
+    ]
+    intro = (
+        f"Configuration: {'quick' if quick else 'full'}; studies {cfg['studies']}; seeds "
+        f"{cfg['seeds']}; fine-tuning {FINE_TUNE}; prior max_iter {cfg['prior_iter']}; "
+        f"{seconds:.0f} s. Scores are per-anchor Spearman on each study's full matrix, mean "
+        f"over studies and seeds; the strategy columns use the leave-one-family-out "
+        f"shrinkage toward the prior."
+    )
+    curve_cols = ["pairs_%", *STRATEGIES, *(f"{st} (no shrinkage)" for st in STRATEGIES),
+                  "lambda (random, mean over folds)"]
+    first_cols = ["study", "family", "prior alone", *(f"{st} 20 %, shrunk" for st in STRATEGIES),
+                  "random 20 %, no shrinkage", "coverage 20 %, no shrinkage"]
+    return intro, [
+        ("Findings", "\n".join(f"- {line}" for line in lines)),
+        ("Curves", markdown_table(result["curves"], curve_cols)
+         + "\n![curves](bench_listening_curves.png)\n"),
+        ("Per study at 20 % of the pairs", markdown_table(result["per_study_20"], first_cols)),
+    ]
+
+
+def main(argv=None):
+    parser = make_parser(__doc__)
+    parser.add_argument("--data-home", default=None)
+    args = parser.parse_args(argv)
+    data_home = args.data_home or os.environ.get("PERCEPTUAL_TIMBRE_DATA")
+    if data_home is None and (REPO.parent / "shared" / "data").is_dir():
+        data_home = str(REPO.parent / "shared" / "data")
+    cfg = QUICK if args.quick else FULL
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        with Timer() as t:
+            result = run(cfg, data_home)
+    args.output.mkdir(parents=True, exist_ok=True)
+    plot(result, args.output / "bench_listening_curves.png")
+    intro, sections = report(result, cfg, t.seconds, args.quick)
+    write_results(args.output, "bench_listening",
+                  {"config": {k: v for k, v in cfg.items()}, "fine_tune": FINE_TUNE,
+                   "n_members": N_MEMBERS, "quick": args.quick, "seconds": t.seconds, **result},
+                  title="Listening tests: pair selection (simulated on the shared studies)",
+                  sections=sections, intro=intro)
+    print((args.output / "bench_listening.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
