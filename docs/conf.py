@@ -207,6 +207,8 @@ API_SECTIONS = [
      "Sound-level timbre spaces, optionally taught by a perceptual metric."),
     ("perceptual_timbre.perceptual_metric", "Perceptual metric",
      "A timbre metric learned from rating studies."),
+    ("perceptual_timbre.listening", "Listening tests",
+     "Design, run and read back dissimilarity listening tests (:doc:`user_guide/listening`)."),
     ("perceptual_timbre.datasets", "Datasets",
      "Timbre studies, instrument ratings and SoundFont notes (:doc:`user_guide/datasets`)."),
     ("perceptual_timbre.metrics", "Metrics",

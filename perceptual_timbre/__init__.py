@@ -10,6 +10,7 @@ that latent distances follow perception. Sub-packages:
 - :mod:`perceptual_timbre.metrics` -- agreement between a space and ratings.
 - :mod:`perceptual_timbre.descriptors` -- audio descriptors and sound-level features.
 - :mod:`perceptual_timbre.synthesis` -- latent paths and descriptor-guided synthesis.
+- :mod:`perceptual_timbre.listening` -- design, run (in a browser) and read listening tests.
 """
 
 import importlib
@@ -34,6 +35,7 @@ _SUBMODULES = {
     "descriptors",
     "embedding",
     "exceptions",
+    "listening",
     "metrics",
     "model",
     "perceptual_metric",
