@@ -8,6 +8,7 @@ import csv
 import json
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -530,3 +531,40 @@ def test_page_runs_in_headless_chromium(browser, study, tmp_path):
     browser.find_element(By.ID, "start").click()
     assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "done"
     assert browser.find_element(By.ID, "csv").get_attribute("value") == text
+
+
+# ------------------------------------------------------------------------------ benchmark
+def test_benchmark_summary_chooses_shrinkage_without_the_held_out_family():
+    """bench_listening's leave-one-family-out choice and pass marks, on made-up scores."""
+    import importlib.util
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    spec = importlib.util.spec_from_file_location("bench_listening", bench / "bench_listening.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    levels = np.array([0.2, 0.6, 0.8, 1.0])
+    lams = module.LAMBDAS
+    studies = ["Grey1977", "Patil2012_A3", "Patil2012_DX4"]
+    raw = {}
+    for s in studies:
+        for st in module.STRATEGIES:
+            base = {"random": 0.5, "coverage": 0.55, "uncertainty": 0.45}[st]
+            curve = base + 0.4 * levels[:, None] + 0 * lams[None]
+            # Grey gains from shrinkage at 20 %, the Patil studies lose from it
+            curve[0] += (0.1 * lams) if s == "Grey1977" else (-0.1 * lams)
+            raw[s, st, 0] = curve
+    prior = {s: 0.6 for s in studies}
+    spreads = {(s, st, 0): [0.0] for s in studies for st in module.STRATEGIES}
+    out = module.summarize(raw, prior, spreads, studies, levels, [0])
+    # Grey's lambda comes from the Patil family (no shrinkage), Patil's from Grey (full)
+    grey = next(r for r in out["per_study_20"] if r["study"] == "Grey1977")
+    patil = next(r for r in out["per_study_20"] if r["study"] == "Patil2012_A3")
+    assert grey["random 20 %, shrunk"] == pytest.approx(0.5 + 0.08)
+    assert patil["random 20 %, shrunk"] == pytest.approx(0.5 + 0.08 - 0.1)
+    assert out["below_prior_at_20_shrunk"]["random"] == ["Grey1977", "Patil2012_A3",
+                                                         "Patil2012_DX4"]
+    # coverage is +0.05 everywhere: it reaches random's 80 % score (0.82) at 67.5 %
+    assert out["budget_to_reach_random_80"]["coverage"] == pytest.approx(67.5)
+    assert out["budget_to_reach_random_80"]["uncertainty"] == pytest.approx(92.5)
+    assert out["pass"]["coverage_reaches_random80_within_75"]
+    assert not out["pass"]["shrunk_20_never_below_prior"]

@@ -220,7 +220,9 @@ def read_responses(paths, *, experiment=None, scale=None):
         Response files (as exported by the page of :func:`write_experiment`), or folders
         whose ``*.csv`` files are all read. Columns: at least ``participant``, ``trial``,
         ``sound_a``, ``sound_b``, ``rating``; one participant may span several files
-        (e.g. a resumed session), but no trial may be answered twice.
+        (e.g. a resumed session), but no trial may be answered twice. Lines whose fields
+        are all empty (spreadsheet padding) hold no answer and are skipped; every other
+        line is an answer or an error.
     experiment : str, path-like, dict or ExperimentDesign, default=None
         The experiment folder (or its manifest, or the design). Strongly recommended: the
         ratings then cover ALL its sounds (unrated pairs count 0), unknown sound ids are
