@@ -221,6 +221,8 @@ API_SECTIONS = [
     ("perceptual_timbre.synthesis", "Synthesis",
      "Latent paths and descriptor-guided synthesis (:doc:`user_guide/synthesis`)."),
     ("perceptual_timbre.plotting", "Plotting", "Figures of timbre spaces."),
+    ("perceptual_timbre.diagnostics", "Training diagnostics",
+     "Loss history (signs and units of each term) and active latent units."),
     ("perceptual_timbre.utils", "Utilities", "Validation helpers and labelled ratings."),
     ("perceptual_timbre.exceptions", "Exceptions and warnings", ""),
 ]

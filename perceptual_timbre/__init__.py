@@ -33,6 +33,7 @@ _SUBMODULES = {
     "baselines",
     "datasets",
     "descriptors",
+    "diagnostics",
     "embedding",
     "exceptions",
     "listening",

@@ -1,0 +1,65 @@
+"""Training diagnostics on a small VAE fitted to real SoundFont notes."""
+
+import numpy as np
+import pytest
+
+from perceptual_timbre.diagnostics import active_units, plot_training_history, training_history
+from perceptual_timbre.exceptions import NotFittedError, ParameterError
+
+
+@pytest.fixture(scope="module")
+def fitted(rendered_notes):
+    from perceptual_timbre import PerceptualVAE
+    from perceptual_timbre.datasets import load_instrument_ratings
+    from perceptual_timbre.transforms import LogMagnitude, STFTTransformer
+
+    X = LogMagnitude().fit_transform(STFTTransformer(sr=rendered_notes.sr).fit_transform(
+        rendered_notes.audio))
+    y = rendered_notes.instrument
+    vae = PerceptualVAE(latent_dim=8, hidden_layer_sizes=(64,), max_epochs=40, random_state=0)
+    vae.fit(X, y, dissimilarity=load_instrument_ratings().ratings)
+    return vae, X
+
+
+def test_training_history_has_every_term_per_epoch(fitted):
+    vae, _ = fitted
+    h = training_history(vae)
+    assert h.index.tolist() == list(range(1, vae.n_epochs_ + 1))
+    assert {"loss", "recon", "kl", "reg", "beta", "alpha"} <= set(h.columns)
+    assert (h["kl"] >= 0).all() and (h["reg"] >= 0).all()
+    # the documented decomposition of the loss holds epoch by epoch up to the reg scale
+    rest = h["loss"] - h["recon"] - h["beta"] * h["kl"]
+    assert np.all(rest >= -1e-6 * np.abs(h["loss"]).max())
+    assert h["recon"].iloc[-1] < h["recon"].iloc[0]  # it learned something
+
+
+def test_active_units_of_a_fitted_vae(fitted):
+    vae, X = fitted
+    result = active_units(vae, X)
+    assert result.variance.shape == (8,) and result.active.dtype == bool
+    assert 1 <= result.n_active <= 8
+    assert result.n_active == int((vae.transform(X).var(axis=0) > 0.01).sum())
+    # a threshold above every variance leaves no active unit
+    assert active_units(vae, X, threshold=result.variance.max() + 1).n_active == 0
+
+
+def test_plot_training_history(fitted, pyplot):
+    vae, _ = fitted
+    axes = plot_training_history(vae)
+    assert [ax.get_title() for ax in axes] == ["loss", "recon", "kl", "reg"]
+    assert len(axes[1].lines[0].get_xdata()) == vae.n_epochs_
+    axes = plot_training_history(vae.history_, terms=["recon"])
+    assert len(axes) == 1
+
+
+def test_diagnostics_errors():
+    from perceptual_timbre import PerceptualVAE
+
+    with pytest.raises(NotFittedError, match="fit it first"):
+        training_history(PerceptualVAE())
+    with pytest.raises(ParameterError, match="history is empty"):
+        training_history([])
+    with pytest.raises(ParameterError, match=r"history has no \['val'\]"):
+        plot_training_history([{"epoch": 1, "loss": 1.0}], terms=["val"])
+    with pytest.raises(ParameterError, match="threshold must be"):
+        active_units(None, None, threshold=-1)
