@@ -47,6 +47,6 @@ __all__ = [
 # Sound-level features (descriptors/_features.py, other engineer): append imports and extend
 # __all__ below this line.
 # ---------------------------------------------------------------------------------------------
-from ._features import DESCRIPTOR_NAMES, SoundFeatures  # noqa: E402
+from ._features import BLOCK_PRESETS, DESCRIPTOR_NAMES, FEATURE_BLOCKS, SoundFeatures  # noqa: E402,E501
 
-__all__ += ["DESCRIPTOR_NAMES", "SoundFeatures"]
+__all__ += ["BLOCK_PRESETS", "DESCRIPTOR_NAMES", "FEATURE_BLOCKS", "SoundFeatures"]

@@ -1,10 +1,14 @@
-"""Sound-level timbre features: log-mel statistics and ~30 classic descriptors.
+"""Sound-level timbre features: named blocks of log-mel statistics and descriptors.
 
 One fixed-length row per sound (whatever its length), in the spirit of the timbre
 descriptors of Peeters et al. (2011, "The Timbre Toolbox"): the long-term log-mel spectrum
 (mean and standard deviation over time), the temporal envelope, the spectral shape and the
 harmonic content. Unlike spectral frames, these rows carry attack, decay, pitch and
 harmonicity, which is what listeners' dissimilarity ratings of whole sounds depend on.
+
+The row is a concatenation of named blocks (:data:`FEATURE_BLOCKS`, chosen by the
+``blocks`` parameter): the three original ones (``logmel_mean``, ``logmel_std``,
+``descriptors``) and eleven that carry timbre across studies (see :mod:`._blocks`).
 """
 
 import hashlib
@@ -21,8 +25,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import ParameterError
 from ..utils.validation import ParamValidationMixin, check_audio, check_sr
+from ._blocks import BLOCK_NAMES, _Analysis, compute_block
 
-__all__ = ["SoundFeatures", "DESCRIPTOR_NAMES"]
+__all__ = ["SoundFeatures", "DESCRIPTOR_NAMES", "FEATURE_BLOCKS", "BLOCK_PRESETS"]
 
 #: Names of the scalar descriptors, in output order (after the log-mel statistics).
 DESCRIPTOR_NAMES = (
@@ -62,6 +67,23 @@ DESCRIPTOR_NAMES = (
     "tristimulus_2",
     "tristimulus_3",
 )
+
+#: Every block, in output order: the three original blocks, then the blocks of
+#: :mod:`._blocks` (documented there and in :class:`SoundFeatures`).
+FEATURE_BLOCKS = ("logmel_mean", "logmel_std", "descriptors") + tuple(BLOCK_NAMES)
+
+#: Named choices of ``blocks``: ``"legacy"`` is the original row (log-mel mean and std and
+#: the 32 descriptors), ``"timbre"`` the 13 blocks chosen by leave-one-family-out for the
+#: perceptual metric (every block but the 32 original descriptors), ``"all"`` every block.
+BLOCK_PRESETS = {
+    "legacy": ("logmel_mean", "logmel_std", "descriptors"),
+    "timbre": ("logmel_mean", "logmel_std") + tuple(BLOCK_NAMES),
+    "all": FEATURE_BLOCKS,
+}
+
+# The blocks of ._blocks analyse with a real STFT: shorter windows cannot resolve the
+# octave bands of spectral contrast or the harmonics of a low note.
+_MIN_N_FFT_BLOCKS = 256
 
 _N_HARMONICS = 20
 _LOUD_DB = 40.0  # frames quieter than this below the loudest are left out of spectral stats
@@ -200,7 +222,26 @@ def _harmonic_descriptors(y, S, freqs, loud, sr, n_fft, hop_length, fmin, fmax):
 
 
 def _sound_features(y, params):
-    """Feature row of one sound (log-mel mean/std, then :data:`DESCRIPTOR_NAMES`)."""
+    """Feature row of one sound: the blocks ``params["blocks"]``, concatenated in order."""
+    blocks = params["blocks"]
+    parts = {}
+    if any(b in BLOCK_PRESETS["legacy"] for b in blocks):
+        legacy = _legacy_features(y, params)
+        n = params["n_mels"]
+        parts = {"logmel_mean": legacy[:n], "logmel_std": legacy[n:2 * n],
+                 "descriptors": legacy[2 * n:]}
+    analysis = None
+    for b in blocks:
+        if b not in parts:
+            analysis = analysis if analysis is not None else _Analysis(y, params)
+            parts[b] = compute_block(b, analysis)
+    row = np.concatenate([np.asarray(parts[b], dtype=np.float64) for b in blocks])
+    # A pathological sound (e.g. a click) may leave a feature undefined: 0, not NaN.
+    return np.nan_to_num(row, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _legacy_features(y, params):
+    """Row of the original blocks (log-mel mean/std, then :data:`DESCRIPTOR_NAMES`)."""
     import librosa
 
     sr, n_fft, hop = params["sr"], params["n_fft"], params["hop_length"]
@@ -230,16 +271,53 @@ def _sound_features(y, params):
 
 
 class SoundFeatures(ParamValidationMixin, TransformerMixin, BaseEstimator):
-    """Sound-level timbre features: one fixed-length row per sound.
+    """Sound-level timbre features: one fixed-length row per sound, in named blocks.
 
-    Each sound (a mono signal of any length at ``sr``) becomes the mean and standard
-    deviation over time of its log-mel spectrum (``n_mels`` bands, dB relative to its loudest
-    bin) followed by 32 descriptors (:data:`DESCRIPTOR_NAMES`): the temporal envelope (log
-    attack time, temporal centroid, decay slope, effective duration, amplitude modulation,
-    release), the spectral shape over the loud frames (centroid, spread, skewness, kurtosis,
-    flatness, rolloff, slope, flux, zero-crossing rate; mean and std each) and the harmonic
-    content (f0, its deviation, harmonicity, inharmonicity, odd/even ratio, tristimulus).
-    Sounds are peak-normalized first, so the features ignore playback level.
+    Each sound (a mono signal of any length at ``sr``) becomes the concatenation of the
+    feature blocks named in ``blocks`` (in the order of :data:`FEATURE_BLOCKS`). Sounds are
+    peak-normalized first, so the features ignore playback level. Time summaries of the
+    newer blocks are weighted by frame energy over the frames above -40 dB of the loudest.
+
+    ``logmel_mean``, ``logmel_std`` (``n_mels`` each)
+        Mean and standard deviation over time of the log-mel spectrum (dB relative to the
+        sound's loudest bin).
+    ``descriptors`` (32, :data:`DESCRIPTOR_NAMES`)
+        The original descriptors: temporal envelope (log attack time, temporal centroid,
+        decay slope, effective duration, amplitude modulation, release), spectral shape
+        over the loud frames (centroid, spread, skewness, kurtosis, flatness, rolloff, slope,
+        flux, zero-crossing rate; mean and std each) and harmonic content (f0, its deviation,
+        harmonicity, inharmonicity, odd/even ratio, tristimulus).
+    ``spectral`` (12)
+        Energy-weighted mean and std of log2 centroid, log2 spread, log10 flatness, log2
+        85 % rolloff, spectral flux and log10 zero-crossing rate.
+    ``contrast`` (14)
+        Spectral contrast in 7 octave bands, weighted mean and std.
+    ``summary`` (8)
+        RMS crest (dB), log10 harmonic/percussive energy ratio (HPSS), log2 median f0 (YIN),
+        log10 10->90 % attack time, log10 time of the maximum, temporal centroid / duration,
+        signed log1p decay slope, fraction of frames at or above half the maximum.
+    ``envelope`` (35)
+        RMS envelope at a 2.5 ms hop: log10 times from the onset to 10, 20, 30, 50, 70, 90
+        and 100 % of the peak; dB level 10 ms to 2.56 s after the peak (octave grid); a
+        16-point envelope shape (dB) over the part above -40 dB; log10 durations above -6,
+        -20 and -40 dB.
+    ``harmonics`` (16)
+        dB of the first 12 harmonics relative to the strongest, their slope against log2 of
+        the harmonic number (dB/octave: negative for dull sounds, near 0 for bright ones),
+        the non-harmonic energy fraction, inharmonicity and the autocorrelation salience.
+    ``noisiness`` (14)
+        log10 spectral flatness in 6 log-spaced bands from 50 Hz to 11 kHz (mean and std),
+        HPSS percussive energy fraction (mean and std over frames).
+    ``modulation`` (56)
+        log10 amplitude-modulation depth of 8 mel sub-bands in the 7 octaves from 1 to 128 Hz.
+    ``mfcc``, ``mfcc_delta``, ``mfcc_delta2`` (40 each)
+        MFCC-20 mean and std; mean absolute value and std of their deltas and delta-deltas.
+    ``logmel_flux`` (32)
+        Mean absolute frame-to-frame difference (dB) of a 32-band log-mel spectrogram.
+
+    Every feature name starts with its block's name, except the 32 original
+    ``descriptors`` (:data:`DESCRIPTOR_NAMES`); ``feature_blocks_`` maps each block to its
+    columns.
 
     Parameters
     ----------
@@ -248,13 +326,19 @@ class SoundFeatures(ParamValidationMixin, TransformerMixin, BaseEstimator):
     n_mels : int, default=128
         Number of mel bands of the log-mel statistics.
     n_fft : int, default=2048
-        STFT window length, in samples.
+        STFT window length, in samples (at least 256 for the blocks other than the
+        original three).
     hop_length : int, default=256
         STFT hop, in samples.
     fmin : float, default=0.0
-        Lowest mel band edge, in Hz.
+        Lowest mel band edge of the log-mel statistics, in Hz.
     fmin_f0 : float, default=32.7
         Lowest fundamental frequency searched by the pitch tracker (YIN), in Hz.
+    blocks : {"legacy", "timbre", "all"} or sequence of str, default="legacy"
+        The feature blocks, a preset of :data:`BLOCK_PRESETS` or names of
+        :data:`FEATURE_BLOCKS` (output in the order of :data:`FEATURE_BLOCKS`, whatever the
+        order given). ``"legacy"`` is the original row (log-mel statistics and the 32
+        descriptors); ``"timbre"`` the blocks the perceptual metric uses.
     standardize : bool, default=False
         If True, ``fit`` learns each feature's mean and standard deviation over the training
         sounds and ``transform`` returns standardized features.
@@ -267,7 +351,11 @@ class SoundFeatures(ParamValidationMixin, TransformerMixin, BaseEstimator):
     Attributes
     ----------
     n_features_out_ : int
-        Number of output features, ``2 * n_mels + 32``.
+        Number of output features (``2 * n_mels + 32`` for ``blocks="legacy"``).
+    blocks_ : tuple of str
+        The resolved block names, in output order.
+    feature_blocks_ : dict of str -> slice
+        Columns of each block in the output.
     scaler_ : sklearn.preprocessing.StandardScaler or None
         The fitted standardization (``standardize=True``).
 
@@ -284,6 +372,9 @@ class SoundFeatures(ParamValidationMixin, TransformerMixin, BaseEstimator):
     >>> i = list(feats.get_feature_names_out()).index("log_f0")
     >>> np.round(2 ** F[:, i])
     array([220., 440.])
+    >>> feats = SoundFeatures(blocks=["summary", "harmonics"]).fit(tones)
+    >>> {b: (s.start, s.stop) for b, s in feats.feature_blocks_.items()}
+    {'summary': (0, 8), 'harmonics': (8, 24)}
     """
 
     _parameter_constraints = {
@@ -293,6 +384,7 @@ class SoundFeatures(ParamValidationMixin, TransformerMixin, BaseEstimator):
         "hop_length": [Interval(Integral, 1, None, closed="left")],
         "fmin": [Interval(Real, 0, None, closed="left")],
         "fmin_f0": [Interval(Real, 0, None, closed="neither")],
+        "blocks": [str, list, tuple],
         "standardize": ["boolean"],
         "cache": ["boolean"],
         "n_jobs": [None, Integral],
@@ -307,6 +399,7 @@ class SoundFeatures(ParamValidationMixin, TransformerMixin, BaseEstimator):
         hop_length=256,
         fmin=0.0,
         fmin_f0=32.7,
+        blocks="legacy",
         standardize=False,
         cache=True,
         n_jobs=None,
@@ -317,6 +410,7 @@ class SoundFeatures(ParamValidationMixin, TransformerMixin, BaseEstimator):
         self.hop_length = hop_length
         self.fmin = fmin
         self.fmin_f0 = fmin_f0
+        self.blocks = blocks
         self.standardize = standardize
         self.cache = cache
         self.n_jobs = n_jobs
@@ -331,6 +425,15 @@ class SoundFeatures(ParamValidationMixin, TransformerMixin, BaseEstimator):
             raise ParameterError(
                 f"fmin_f0={self.fmin_f0} Hz must be below a quarter of sr ({sr / 4} Hz)."
             )
+        blocks = self._check_blocks()
+        if any(b not in BLOCK_PRESETS["legacy"] for b in blocks) and (
+            self.n_fft < _MIN_N_FFT_BLOCKS
+        ):
+            newer = [b for b in blocks if b not in BLOCK_PRESETS["legacy"]]
+            raise ParameterError(
+                f"n_fft={self.n_fft} is too short for the blocks {newer}: they need "
+                f"n_fft >= {_MIN_N_FFT_BLOCKS}."
+            )
         return {
             "sr": sr,
             "n_mels": int(self.n_mels),
@@ -338,7 +441,43 @@ class SoundFeatures(ParamValidationMixin, TransformerMixin, BaseEstimator):
             "hop_length": int(self.hop_length),
             "fmin": float(self.fmin),
             "fmin_f0": float(self.fmin_f0),
+            "blocks": blocks,
         }
+
+    def _check_blocks(self):
+        """The resolved block names (a tuple in :data:`FEATURE_BLOCKS` order)."""
+        blocks = self.blocks
+        if isinstance(blocks, str):
+            if blocks in BLOCK_PRESETS:
+                return BLOCK_PRESETS[blocks]
+            if blocks not in FEATURE_BLOCKS:
+                raise ParameterError(
+                    f"blocks={blocks!r} is neither a preset ({sorted(BLOCK_PRESETS)}) nor a "
+                    f"block name ({list(FEATURE_BLOCKS)})."
+                )
+            blocks = [blocks]
+        blocks = list(blocks)
+        if not blocks:
+            raise ParameterError("blocks is empty; name at least one feature block.")
+        for b in blocks:
+            if not isinstance(b, str) or b not in FEATURE_BLOCKS:
+                raise ParameterError(
+                    f"unknown feature block {b!r} in blocks; choose from "
+                    f"{list(FEATURE_BLOCKS)}."
+                )
+        if len(set(blocks)) != len(blocks):
+            dup = sorted({b for b in blocks if blocks.count(b) > 1})
+            raise ParameterError(f"blocks names {dup} more than once.")
+        return tuple(b for b in FEATURE_BLOCKS if b in blocks)
+
+    def _block_names(self, blocks):
+        n = int(self.n_mels)
+        names = {
+            "logmel_mean": [f"logmel_mean_{i:03d}" for i in range(n)],
+            "logmel_std": [f"logmel_std_{i:03d}" for i in range(n)],
+            "descriptors": list(DESCRIPTOR_NAMES),
+        }
+        return {b: names[b] if b in names else list(BLOCK_NAMES[b]) for b in blocks}
 
     def _features(self, X):
         params = self._params()
@@ -383,10 +522,15 @@ class SoundFeatures(ParamValidationMixin, TransformerMixin, BaseEstimator):
         -------
         self : SoundFeatures
         """
-        self._params()
+        params = self._params()
         F = self._features(X) if self.standardize else check_audio(X)
         self.scaler_ = StandardScaler().fit(F) if self.standardize else None
-        self.n_features_out_ = 2 * int(self.n_mels) + len(DESCRIPTOR_NAMES)
+        self.blocks_ = params["blocks"]
+        self.feature_blocks_, start = {}, 0
+        for b, names in self._block_names(self.blocks_).items():
+            self.feature_blocks_[b] = slice(start, start + len(names))
+            start += len(names)
+        self.n_features_out_ = start
         return self
 
     def transform(self, X):
@@ -411,17 +555,15 @@ class SoundFeatures(ParamValidationMixin, TransformerMixin, BaseEstimator):
         return self.transform(X)
 
     def get_feature_names_out(self, input_features=None):
-        """Names of the output features.
+        """Names of the output features, block after block (see ``feature_blocks_``).
 
         Returns
         -------
         names : ndarray of str of shape (n_features_out_,)
         """
         check_is_fitted(self, "n_features_out_")
-        n = int(self.n_mels)
-        names = [f"logmel_mean_{i:03d}" for i in range(n)]
-        names += [f"logmel_std_{i:03d}" for i in range(n)]
-        return np.asarray(names + list(DESCRIPTOR_NAMES), dtype=object)
+        names = [v for vs in self._block_names(self.blocks_).values() for v in vs]
+        return np.asarray(names, dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
