@@ -73,6 +73,20 @@ def test_forward_and_inverse_match_nsgt(tones, scale, length):
         assert _db(tn.backward(tn.forward(x, dtype=dtype)).numpy(), want_back) < -60
 
 
+@pytest.mark.parametrize("direct_max", [0, 16, 64, 10**6])
+def test_direct_dft_bins_match_fft_bins(tones, direct_max):
+    # Low bins use a direct DFT over their window's support, the others an FFT of length M:
+    # any split gives nsgt's coefficients (0: FFT only; 10**6: every window would be direct,
+    # but their DFTs would be as long as M: FFT only as well).
+    ref = _reference("erb", SR // 2)
+    tn = TorchNSGT(ref, direct_max=direct_max)
+    assert (tn._dir_bins.size == 0) == (direct_max in (0, 10**6))
+    want = np.stack([np.asarray(ref.forward(xi)) for xi in tones])
+    assert _db(tn.forward(tones).numpy(), want) < -200
+    want_back = np.stack([ref.backward(list(c)) for c in want])
+    assert _db(tn.backward(torch.as_tensor(want)).numpy(), want_back) < -200
+
+
 @pytest.mark.parametrize("scale", SCALES)
 def test_exact_inverse_inside_the_band(scale):
     # Between the DC and Nyquist windows (dropped, as nsgt's reducedform=1 does) the dual

@@ -339,27 +339,36 @@ class _GriffinLimTransformer(_SpectralTransformer):
             return super()._synthesize_many(frames, n_samples, rng)
         import torch
 
-        from ._torch_nsgt import _COMPLEX, chunks, fast_griffin_lim
+        from ._torch_nsgt import chunks, cpu_context
 
         device, dtype = self._torch_device(), torch.float32
         analysis, synthesis = self._torch_pair(n_samples, device, dtype)
         n, n_frames, n_bins = frames.shape
         out = np.empty((n, n_samples))
-        for part in chunks(n, n_frames * n_bins):
-            magnitude = torch.as_tensor(
-                np.ascontiguousarray(np.swapaxes(frames[part], 1, 2)), dtype=dtype
-            ).to(device)
-            angles = None
-            if self.init == "random":
-                # numpy draws, row after row: the same phases on every device
-                phase = rng.random_sample(magnitude.shape)
-                angles = torch.polar(torch.ones(magnitude.shape, dtype=torch.float64),
-                                     torch.as_tensor(2 * np.pi * phase))
-                angles = angles.to(device=device, dtype=_COMPLEX[dtype])
-            audio = fast_griffin_lim(magnitude, analysis, synthesis, n_iter=self.n_iter,
-                                     momentum=self.momentum, angles=angles)
-            out[part] = audio.detach().cpu().numpy()
+        with cpu_context(device):
+            for part in chunks(n, n_frames * n_bins):
+                out[part] = self._griffin_lim(frames[part], analysis, synthesis, device, dtype,
+                                              rng)
         return out
+
+    def _griffin_lim(self, frames, analysis, synthesis, device, dtype, rng):
+        """Torch fast Griffin-Lim of frame sequences (n, n_frames, n_bins) -> audio array."""
+        import torch
+
+        from ._torch_nsgt import _COMPLEX, fast_griffin_lim
+
+        magnitude = torch.as_tensor(
+            np.ascontiguousarray(np.swapaxes(frames, 1, 2)), dtype=dtype
+        ).to(device)
+        angles = None
+        if self.init == "random":
+            # numpy draws, row after row (as the reference paths): the same on every device
+            phase = torch.as_tensor(2 * np.pi * rng.random_sample(magnitude.shape))
+            angles = torch.polar(torch.ones_like(phase), phase)
+            angles = angles.to(device=device, dtype=_COMPLEX[dtype])
+        audio = fast_griffin_lim(magnitude, analysis, synthesis, n_iter=self.n_iter,
+                                 momentum=self.momentum, angles=angles)
+        return audio.detach().cpu().numpy()
 
 
 def spectral_convergence(transformer, S, *, frames=False, duration=None):

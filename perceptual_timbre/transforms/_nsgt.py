@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._compat import nsgt as _nsgt_compat
 from ..exceptions import ParameterError
 from ._base import _GriffinLimTransformer
-from ._torch_nsgt import TorchNSGT, chunks
+from ._torch_nsgt import TorchNSGT, chunks, cpu_context
 
 _nsgt = _nsgt_compat.apply()  # nsgt 0.19 + numpy >= 1.25 fix, once at import
 from nsgt.fscale import MelScale, OctScale, Scale  # noqa: E402
@@ -234,14 +234,15 @@ class NSGTTransformer(_GriffinLimTransformer):
         for i, x in enumerate(sounds):
             by_length.setdefault(x.size, []).append(i)
         out = [None] * len(sounds)
-        for length, index in by_length.items():
-            tn = self._get_torch_nsgt(length)
-            for part in chunks(len(index), tn.n_bins * tn.n_frames):
-                batch = torch.as_tensor(np.stack([sounds[i] for i in index[part]]))
-                C = tn.forward(batch.to(device), dtype=torch.float32)
-                frames = C.abs().transpose(1, 2).cpu().numpy().astype(np.float64)
-                for i, f in zip(index[part], frames, strict=True):
-                    out[i] = f
+        with cpu_context(device):
+            for length, index in by_length.items():
+                tn = self._get_torch_nsgt(length)
+                for part in chunks(len(index), tn.n_bins * tn.n_frames):
+                    batch = torch.as_tensor(np.stack([sounds[i] for i in index[part]]))
+                    C = tn.forward(batch.to(device), dtype=torch.float32)
+                    frames = C.abs().transpose(1, 2).cpu().numpy().astype(np.float64)
+                    for i, f in zip(index[part], frames, strict=True):
+                        out[i] = f
         return out
 
     def _torch_pair(self, n_samples, device, dtype):

@@ -22,7 +22,17 @@ import torch
 
 from ..exceptions import ParameterError
 
-__all__ = ["TorchNSGT", "fast_griffin_lim", "stft_pair"]
+__all__ = ["TORCH_CPU_THREADS", "TorchNSGT", "cpu_context", "fast_griffin_lim", "stft_pair"]
+
+#: torch intra-op threads of the transformers' torch work on the CPU (``None``: torch's own
+#: setting). One thread: on a 2-core machine shared with other processes, two threads made
+#: Griffin-Lim up to 8x slower (threads wait on each other at every small step); batches give
+#: the speed, and joblib workers the parallelism.
+TORCH_CPU_THREADS = 1
+
+# Bins whose windows have at most this many samples are transformed by a direct DFT (a matrix
+# product over the window's support) instead of an FFT of length M (often prime).
+_DIRECT_MAX = 32
 
 # Largest number of complex coefficients processed in one chunk of a batch (memory bound:
 # Griffin-Lim keeps about five such tensors alive).
@@ -84,7 +94,7 @@ class TorchNSGT:
     True
     """
 
-    def __init__(self, nsgt):
+    def __init__(self, nsgt, *, direct_max=_DIRECT_MAX):
         if not (nsgt.real and nsgt.reducedform == 1):
             raise ParameterError(
                 "TorchNSGT needs an nsgt.NSGT built with real=True and reducedform=1."
@@ -100,8 +110,36 @@ class TorchNSGT:
         self.n_bins = len(kept)
         self.n_frames = M
 
-        # Analysis: the spectrum at the windows' supports, scattered into (n_bins, M) buffers.
-        a_pos, a_freq, a_w = [], [], []
+        # The lowest bins, with short windows, get a direct DFT over offsets -h..h (h = half
+        # the longest such window); the others an FFT of length M. Coefficient buffers are
+        # laid out as [FFT bins x M | direct bins x (2h + 1)].
+        lengths = np.array([len(nsgt.g[k]) for k in kept])
+        # the lowest bins, up to the first longer window: contiguous slices, no gathers
+        longer = np.flatnonzero(lengths > direct_max)
+        n_direct = int(longer[0]) if longer.size else self.n_bins
+        direct = np.arange(self.n_bins) < n_direct
+        h = int(np.ceil(lengths[direct].max() / 2)) if direct.any() else 0
+        if 2 * h + 1 > M:
+            direct[:] = False
+        self._width = 2 * h + 1
+        self._fft_bins = np.flatnonzero(~direct)
+        self._dir_bins = np.flatnonzero(direct)
+        rank = np.empty(self.n_bins, dtype=np.int64)
+        rank[self._fft_bins] = np.arange(self._fft_bins.size)
+        rank[self._dir_bins] = np.arange(self._dir_bins.size)
+        n_fft_coefs = self._fft_bins.size * M
+
+        def loc(b, pos):
+            if not direct[b]:
+                return rank[b] * M + pos
+            offset = np.where(pos <= M // 2, pos, pos - M)
+            return n_fft_coefs + rank[b] * self._width + offset + h
+
+        o = np.arange(-h, h + 1)[:, None] * np.arange(M)[None, :]
+        self._dft = np.exp(2j * np.pi * o / M) / M  # (width, M): buffer -> coefficients
+
+        # Analysis: the spectrum at the windows' supports, scattered into the buffers.
+        a_loc, a_freq, a_w = [], [], []
         for b, k in enumerate(kept):
             g, win = np.asarray(nsgt.g[k], dtype=np.float64), np.asarray(nsgt.wins[k])
             if g.size > M:
@@ -110,10 +148,10 @@ class TorchNSGT:
                     f"matrix form; this set-up is not supported by the torch backend."
                 )
             pos, freq = _buffer_layout(g.size, M)
-            a_pos.append(b * M + pos)
+            a_loc.append(loc(b, pos))
             a_freq.append(win[freq])
             a_w.append(g)
-        self._ana = tuple(np.concatenate(a) for a in (a_pos, a_freq, a_w))
+        self._ana = tuple(np.concatenate(a) for a in (a_loc, a_freq, a_w))
 
         # Synthesis: positive windows read bin b, mirrored windows the conjugate mirrored bin.
         half = self.nn // 2
@@ -129,7 +167,7 @@ class TorchNSGT:
                 pos = (-pos) % M  # fftsymm: conj(T[-p mod M])
             target = win[freq]
             keep = target <= half  # the inverse real FFT reads only these
-            src.append(b * M + pos[keep])
+            src.append(loc(b, pos[keep]))
             tgt.append(target[keep])
             w.append(gd[keep] * M)
             conj.append(np.full(int(keep.sum()), is_conj))
@@ -144,9 +182,14 @@ class TorchNSGT:
         key = (str(device), dtype)
         if key not in self._tensors:
             as_t = lambda a, dt: torch.as_tensor(a, dtype=dt, device=device)  # noqa: E731
+            dft = as_t(self._dft, _COMPLEX[dtype])
             self._tensors[key] = {
-                name: (as_t(s, torch.int64), as_t(t, torch.int64), as_t(w, dtype))
-                for name, (s, t, w) in [("ana", self._ana), *self._syn.items()]
+                "dft": dft,  # (width, M)
+                "dft_inv": (dft.conj() * self.n_frames).T.contiguous(),  # (M, width)
+                **{
+                    name: (as_t(s, torch.int64), as_t(t, torch.int64), as_t(w, dtype))
+                    for name, (s, t, w) in [("ana", self._ana), *self._syn.items()]
+                },
             }
         return self._tensors[key]
 
@@ -180,11 +223,17 @@ class TorchNSGT:
         spec = torch.fft.fft(x, dim=-1)
         if self.nn > self.length:  # nsgt pads the spectrum (never for the plain NSGT)
             spec = torch.nn.functional.pad(spec, (0, self.nn - self.length))
-        pos, freq, w = t["ana"]
-        buf = torch.zeros(x.shape[0], self.n_bins * self.n_frames, dtype=spec.dtype,
+        loc, freq, w = t["ana"]
+        n = x.shape[0]
+        n_fft, n_dir = self._fft_bins.size, self._dir_bins.size
+        buf = torch.zeros(n, n_fft * self.n_frames + n_dir * self._width, dtype=spec.dtype,
                           device=device)
-        buf[:, pos] = spec[:, freq] * w
-        return torch.fft.ifft(buf.view(x.shape[0], self.n_bins, self.n_frames), dim=-1)
+        buf[:, loc] = spec[:, freq] * w
+        C_fft = torch.fft.ifft(buf[:, : n_fft * self.n_frames].view(n, n_fft, self.n_frames))
+        if n_dir == 0:
+            return C_fft
+        C_dir = buf[:, n_fft * self.n_frames :].view(n, n_dir, self._width) @ t["dft"]
+        return torch.cat([C_dir, C_fft], dim=1)  # the direct bins are the lowest
 
     def backward(self, c):
         """Signals from coefficients (exact inverse of :meth:`forward`).
@@ -204,7 +253,14 @@ class TorchNSGT:
             )
         dtype = c.real.dtype
         t = self._get(c.device, dtype)
-        T = torch.fft.fft(c, dim=-1).reshape(c.shape[0], -1)
+        if self._dir_bins.size == 0:
+            T = torch.fft.fft(c, dim=-1).reshape(c.shape[0], -1)
+        else:
+            n_dir = self._dir_bins.size
+            T = torch.cat([
+                torch.fft.fft(c[:, n_dir:], dim=-1).reshape(c.shape[0], -1),
+                (c[:, :n_dir] @ t["dft_inv"]).reshape(c.shape[0], -1),
+            ], dim=1)
         fr = torch.zeros(c.shape[0], self.nn // 2 + 1, dtype=c.dtype, device=c.device)
         src, tgt, w = t["pos"]
         fr.index_add_(1, tgt, T[:, src] * w)
@@ -286,6 +342,14 @@ def fast_griffin_lim(magnitude, analysis, synthesis, *, n_iter, momentum, angles
         angles /= angles.abs() + eps
         previous = rebuilt
     return synthesis(magnitude * angles)
+
+
+def cpu_context(device):
+    """Thread setting for torch work on ``device`` (see :data:`TORCH_CPU_THREADS`)."""
+    from ..utils._torch import cpu_threads
+
+    threads = TORCH_CPU_THREADS if torch.device(device).type == "cpu" else None
+    return cpu_threads(threads)
 
 
 def chunks(n_items, coefs_per_item):
