@@ -1,12 +1,24 @@
-"""Adapter around a fitted timbre space: encode audio, decode latents to magnitude frames
-(NumPy and differentiable torch), and render frame sequences to audio.
+"""The one adapter around a fitted timbre space: encode sounds, decode latents to magnitude
+frames (NumPy and differentiable torch), and render frame sequences to audio.
 
-A *space* is either a fitted :class:`~sklearn.pipeline.Pipeline` whose first step is a spectral
-transformer (``frequencies_``, ``inverse_transform_frames``), whose middle steps are invertible
-elementwise transformers (e.g. ``LogMagnitude``) and whose last step is a fitted VAE
-(``transform`` -> latent means, ``inverse_transform`` -> decoded features, torch ``module_``);
-or a ``(front, vae)`` pair where ``front`` is that spectral transformer or a pipeline of it and
-the elementwise steps.
+Every tool that works in a latent space (:func:`~perceptual_timbre.embed_sounds`, descriptor
+maps, latent paths, ``render_path``, ``interpolate_sounds``,
+:class:`~perceptual_timbre.DescriptorPathSynthesizer`) goes through :func:`as_space`, so each
+accepts every kind of fitted space:
+
+- a sound-level :class:`~perceptual_timbre.TimbreSpace` (``transformer_``, ``log_``, ``vae_``);
+- a :class:`~sklearn.pipeline.Pipeline` whose first step is a spectral transformer
+  (``frequencies_``, ``transform_frames``, ``inverse_transform_frames``), whose middle steps
+  are invertible elementwise transformers (e.g. ``LogMagnitude``) and whose last step is a
+  fitted VAE (``transform`` -> latent means, ``inverse_transform`` -> decoded features, torch
+  ``module_``) -- the paper's recipe;
+- a ``(front, vae)`` pair where ``front`` is that spectral transformer or a pipeline of it
+  and the elementwise steps;
+- any of these wrapped in :class:`sklearn.frozen.FrozenEstimator` or loaded with joblib.
+
+**Encoding a sound** (one definition everywhere): the mean of the posterior means of its
+analysis frames -- all of them for a frame pipeline, the ``max_frames`` evenly spaced ones
+(with the sound's side input) for a ``TimbreSpace``.
 """
 
 import numbers
@@ -15,9 +27,12 @@ import numpy as np
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from ..exceptions import ParameterError
+from .exceptions import ParameterError
+from .utils.validation import check_audio
 
 __all__ = ["as_space"]
+
+_AGGREGATES = {"mean": np.mean, "median": np.median}
 
 
 def _unfreeze(obj):
@@ -61,15 +76,22 @@ class _Space:
 
     def __init__(self, space):
         space = _unfreeze(space)
-        if isinstance(space, (tuple, list)) and len(space) == 2:
+        self.sound_space = None
+        if all(hasattr(space, a) for a in ("vae", "side_features", "max_frames")):
+            _check_fitted(space, "sound-level space")
+            self.sound_space = space
+            steps = [space.transformer_, space.log_, space.vae_]
+        elif isinstance(space, (tuple, list)) and len(space) == 2:
             space = tuple(_unfreeze(s) for s in space)
             steps = _steps_of(space[0]) + _steps_of(space[1])
         elif hasattr(space, "steps"):
             steps = _steps_of(space)
         else:
             raise ParameterError(
-                "space must be a fitted Pipeline (spectral transformer, elementwise steps, VAE) "
-                f"or a (transformer, vae) pair, got {type(space).__name__}."
+                "space must be a fitted TimbreSpace, a fitted Pipeline (spectral transformer, "
+                f"elementwise steps, VAE) or a (transformer, vae) pair, got "
+                f"{type(space).__name__}: a sound-level embedding (MFCC, PerceptualMetric) has "
+                f"no decoder to synthesize from."
             )
         if len(steps) < 2:
             raise ParameterError(
@@ -100,16 +122,28 @@ class _Space:
     def latent_dim(self):
         return int(self.vae.module_.latent_dim) if hasattr(self.vae, "module_") else None
 
-    def features(self, X):
-        """Audio -> input features of the VAE."""
-        F = self.spectral.transform(X)
+    def encode(self, X, aggregate="mean"):
+        """Sounds -> one latent point each (n_sounds, latent_dim): see the module docstring.
+
+        ``aggregate`` pools a frame pipeline's frame latents (``"mean"`` or ``"median"``).
+        """
+        if aggregate not in _AGGREGATES:
+            raise ParameterError(
+                f"aggregate must be one of {sorted(_AGGREGATES)}, got {aggregate!r}.")
+        if self.sound_space is not None:
+            return np.asarray(self.sound_space.transform(X), dtype=float)
+        frames = self.spectral.transform_frames(check_audio(X, name="sounds"))
+        counts = [len(f) for f in frames]
+        if 0 in counts:
+            raise ParameterError(f"sounds[{counts.index(0)}] produced no frames; it is too "
+                                 f"short.")
+        F = np.vstack(frames)
         for step in self.middle:
             F = step.transform(F)
-        return F
-
-    def encode(self, X):
-        """Audio -> latent means (n_sounds, latent_dim)."""
-        return np.asarray(self.vae.transform(self.features(X)), dtype=float)
+        # every later step is row-wise (frame -> latent): all frames go through at once
+        Z = np.asarray(self.vae.transform(F), dtype=float)
+        pool = _AGGREGATES[aggregate]
+        return np.vstack([pool(b, axis=0) for b in np.split(Z, np.cumsum(counts)[:-1])])
 
     def decode(self, Z):
         """Latents -> spectral frames (magnitudes, >= 0; signed coefficients for DCT)."""

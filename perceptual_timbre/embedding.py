@@ -2,7 +2,8 @@
 
 A timbre space is usually fitted on spectral frames, but listeners compare whole sounds.
 :func:`embed_sounds` maps each sound, whatever its length, to one latent point (the mean of
-its frames' latent points), so new sounds can be placed in the space and
+its frames' latent points, as every tool of the package encodes a sound: see
+``perceptual_timbre._space``), so new sounds can be placed in the space and
 :func:`predicted_dissimilarity` gives the matrix to compare with ratings (see
 :mod:`perceptual_timbre.metrics`).
 """
@@ -11,12 +12,11 @@ import numpy as np
 from scipy.spatial.distance import pdist, squareform
 from sklearn.pipeline import Pipeline
 
+from ._space import _AGGREGATES, as_space
 from .exceptions import ParameterError
 from .utils.validation import check_audio, check_sr
 
 __all__ = ["embed_sounds", "predicted_dissimilarity"]
-
-_AGGREGATES = {"mean": np.mean, "median": np.median}
 
 
 def _space_sr(space):
@@ -45,11 +45,12 @@ def embed_sounds(space, sounds, sr=22050, *, aggregate="mean"):
 
     How the space is used, in order:
 
-    1. if it has an ``embed(sounds)`` method (a sound-level meta-estimator), that is used;
-    2. if it is a :class:`~sklearn.pipeline.Pipeline` whose first step is a spectral
+    1. if it is a :class:`~sklearn.pipeline.Pipeline` whose first step is a spectral
        transformer (it has ``transform_frames``), every frame of every sound goes through
        the remaining steps (e.g. ``LogMagnitude`` then the VAE) and each sound's latent
-       frames are aggregated;
+       frames are aggregated (the package's one definition of encoding a sound);
+    2. if it has an ``embed(sounds)`` method (a sound-level space such as
+       :class:`~perceptual_timbre.TimbreSpace`), that is used;
     3. otherwise ``space.transform(sounds)`` must return one row per sound (e.g.
        :class:`~perceptual_timbre.baselines.MFCCEmbedding`).
 
@@ -99,21 +100,13 @@ def embed_sounds(space, sounds, sr=22050, *, aggregate="mean"):
     sounds = check_audio(sounds, name="sounds")
     n = len(sounds)
 
-    if hasattr(space, "embed"):
+    if _frame_pipeline(space) and len(space) > 1:
+        Z = as_space(space).encode(sounds, aggregate=aggregate)
+    elif _frame_pipeline(space):  # a spectral transformer alone: mean spectra
+        Z = np.vstack([_AGGREGATES[aggregate](f, axis=0)
+                       for f in space[0].transform_frames(sounds)])
+    elif hasattr(space, "embed"):
         Z = space.embed(sounds)
-    elif _frame_pipeline(space):
-        frames = space[0].transform_frames(sounds)
-        counts = [len(f) for f in frames]
-        if any(c == 0 for c in counts):
-            bad = counts.index(0)
-            raise ParameterError(f"sounds[{bad}] produced no frames; it is too short.")
-        stacked = np.vstack(frames)
-        # later steps are row-wise (frame -> latent), so all frames go through at once
-        Z_frames = space[1:].transform(stacked) if len(space) > 1 else stacked
-        Z_frames = np.asarray(Z_frames, dtype=np.float64)
-        bounds = np.cumsum(counts)[:-1]
-        pool = _AGGREGATES[aggregate]
-        Z = np.vstack([pool(block, axis=0) for block in np.split(Z_frames, bounds)])
     elif hasattr(space, "transform"):
         Z = space.transform(sounds)
     else:

@@ -1,27 +1,27 @@
 """A generative timbre space of whole sounds, organized by a perceptual teacher.
 
-:class:`TimbreSpace` is a VAE over spectral frames whose encoder also receives the sound's
-standardized sound-level features (:class:`~perceptual_timbre.descriptors.SoundFeatures`) next
-to each frame. Its perceptual regularizer acts on each SOUND's mean latent: batches hold
-``sounds_per_batch`` sounds x ``frames_per_sound`` frames, and the latent distances between
-the sounds' mean latents are matched (l2, each set divided by its batch mean) to target
-distances. The targets come from a fitted teacher metric (e.g.
-:meth:`PerceptualMetric.pretrained`) for EVERY training sound, so an unrated corpus is
-organized perceptually; ratings, when given, still regularize the rated sounds as in the
-paper. The decoder outputs spectral frames, so decoding, latent paths and synthesis are
-those of any frame VAE.
+:class:`TimbreSpace` holds three fitted parts: a spectral transformer, a
+:class:`~perceptual_timbre.transforms.LogMagnitude` step and ONE
+:class:`~perceptual_timbre.PerceptualVAE` over the sounds' log frames, trained by the VAE's own
+loop (warm-up, early stopping, input noise, tqdm, history, persistence). Each sound is a class
+of that VAE: batches hold ``classes_per_batch`` sounds x ``rows_per_class`` frames, and the
+perceptual regularizer matches the distances between the sounds' mean latents to targets. The
+targets come from a fitted teacher metric (e.g. :meth:`PerceptualMetric.pretrained`) for EVERY
+training sound, so an unrated corpus is organized perceptually; ratings, when given, set the
+targets of the rated sounds. The encoder also receives a side input per sound (the teacher's
+embedding, or sound-level features); the decoder outputs spectral frames, so every synthesis
+tool (latent paths, descriptor maps, :class:`~perceptual_timbre.DescriptorPathSynthesizer`)
+works on this space as on the paper's frame pipeline.
 """
 
 from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context, clone
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .exceptions import ParameterError, TrainingError
-from .utils._torch import ModuleStateMixin
+from .exceptions import ParameterError
 from .utils.validation import (
     ParamValidationMixin,
     Ratings,
@@ -30,16 +30,18 @@ from .utils.validation import (
     check_sr,
 )
 
-__all__ = ["TimbreSpace", "make_timbre_space"]
+__all__ = ["SPACE_VAE_PARAMS", "TimbreSpace", "make_timbre_space"]
 
-# Defaults chosen by leave-one-family-out over the 6 families of shared studies
-# (benchmarks/bench_generalization.py --sweep; pooled per-anchor Spearman on held-out
-# families, the fold's metric as teacher): the teacher's embedding as side input, l2 on
-# batch-mean-normalized per-sound distances, alpha=10, latent 32, one hidden layer of 128,
-# 40 epochs, 4 of 16 frames per sound: 0.459, vs 0.474 for the teacher metrics themselves
-# and 0.394 for MFCC. Latent 16 scores ~0.02 lower (it cannot hold the teacher's 64-D
-# distances); features as side input, alpha 100, more epochs or frames and the KL
-# regularizer add nothing.
+#: The VAE of a TimbreSpace unless ``vae=`` says otherwise. Chosen by leave-one-family-out
+#: over the 6 families of shared studies (benchmarks/bench_generalization.py --sweep; pooled
+#: per-anchor Spearman on held-out families, the fold's metric as teacher): the teacher's
+#: embedding as side input, l2 on batch-mean-normalized per-sound distances, alpha=10, latent
+#: 32, one hidden layer of 128, 40 epochs, 4 of 16 frames per sound. Latent 16 scores ~0.02
+#: lower (it cannot hold the teacher's 64-D distances); features as side input, alpha 100,
+#: more epochs or frames and the KL regularizer add nothing.
+SPACE_VAE_PARAMS = dict(latent_dim=32, hidden_layer_sizes=(128,), alpha=10.0,
+                        regularization="l2", warmup=0, input_noise=0.0, max_epochs=40,
+                        classes_per_batch=16, rows_per_class=4)
 
 _TRANSFORMS = {"nsgt", "stft", "dct"}
 
@@ -88,8 +90,12 @@ def _even_frames(frames, k):
     return frames[np.linspace(0, frames.shape[0] - 1, k).round().astype(int)]
 
 
-class TimbreSpace(ModuleStateMixin, ParamValidationMixin, TransformerMixin, BaseEstimator):
-    """Sound-level generative timbre space: spectral-frame VAE with a perceptual teacher.
+class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
+    """Sound-level generative timbre space: a spectral-frame VAE with a perceptual teacher.
+
+    Encoding a sound (:meth:`transform`, and every synthesis tool): the mean of the posterior
+    means of its ``max_frames`` evenly spaced log frames, each encoded with the sound's side
+    input.
 
     Parameters
     ----------
@@ -99,48 +105,33 @@ class TimbreSpace(ModuleStateMixin, ParamValidationMixin, TransformerMixin, Base
     teacher : fitted estimator, "pretrained" or None, default=None
         Metric whose ``transform(sounds)`` distances are the regularizer's targets for every
         training sound (e.g. ``PerceptualMetric.pretrained()``). Not refitted.
-    latent_dim : int, default=32
-    hidden_layer_sizes : tuple of int, default=(128,)
-        Encoder widths; the decoder mirrors them.
+    vae : PerceptualVAE or None, default=None
+        The (unfitted) VAE, cloned in ``fit``; None: ``PerceptualVAE(**SPACE_VAE_PARAMS)``.
+        Its parameters are reachable as ``vae__alpha`` etc. in grid searches; use
+        :func:`make_timbre_space` to set them by name.
     side_features : {"auto", "teacher", "features", "none"}, default="auto"
         What the encoder receives next to each frame: ``"teacher"`` the teacher's embedding
-        of the sound (a learned projection of its sound-level features), ``"features"`` the
-        sound's standardized ``SoundFeatures``, ``"none"`` nothing. ``"auto"``: the teacher's
-        embedding when there is a teacher, else the features. Each input is standardized
-        (one scale for all its columns, so the teacher's distances are kept).
-    alpha : float, default=10.0
-        Weight of the perceptual regularizer (scaled by the number of spectral bins, as in
-        :class:`~perceptual_timbre.PerceptualVAE`).
-    beta : float, default=1.0
-        Weight of the KL term of the ELBO.
-    regularization : {"l2", "kl"}, default="l2"
-        ``"l2"``: distances between the sounds' mean latents against the targets, each
-        divided by its batch mean. ``"kl"``: the paper's t-SNE-like term, on every frame.
-    sounds_per_batch : int, default=16
-    frames_per_sound : int, default=4
-        Frames drawn per sound in a batch.
+        of the sound, ``"features"`` the sound's standardized ``SoundFeatures``, ``"none"``
+        nothing. ``"auto"``: the teacher's embedding when there is a teacher, else the
+        features. Each input is standardized with one scale for all its columns, so the
+        teacher's distances are kept.
     max_frames : int, default=16
-        Evenly spaced frames kept per sound for training.
-    max_epochs : int, default=40
-        Passes over the sounds.
-    learning_rate : float, default=1e-3
+        Evenly spaced frames kept per sound (for training and for encoding).
     sr : int, default=22050
-    device : str, default="cpu"
-    random_state : int, RandomState instance or None, default=None
-    verbose : int, default=0
 
     Attributes
     ----------
     transformer_ : spectral transformer (fitted)
     log_ : LogMagnitude
+    vae_ : PerceptualVAE
+        The fitted VAE over log frames; its classes are the training sounds (0..n-1).
+    teacher_ : estimator or None
     features_ : SoundFeatures or None
-        Standardized side features (``side_ == "features"``).
+        Side features (``side_ == "features"``).
     side_ : str
         The side input used: ``"teacher"``, ``"features"`` or ``"none"``.
-    teacher_ : estimator or None
-    module_ : VAEModule
     history_ : list of dict
-        Per epoch: ``loss``, ``recon``, ``kl``, ``reg``.
+        The VAE's per-epoch history (``loss``, ``recon``, ``kl``, ``reg``...).
 
     Examples
     --------
@@ -159,71 +150,27 @@ class TimbreSpace(ModuleStateMixin, ParamValidationMixin, TransformerMixin, Base
     _parameter_constraints = {
         "spectral": [StrOptions(_TRANSFORMS), HasMethods(["transform_frames"])],
         "teacher": [None, StrOptions({"pretrained"}), HasMethods(["transform"])],
-        "latent_dim": [Interval(Integral, 1, None, closed="left")],
-        "hidden_layer_sizes": ["array-like"],
+        "vae": [None, HasMethods(["fit", "transform", "inverse_transform"])],
         "side_features": [StrOptions({"auto", "teacher", "features", "none"})],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "beta": [Interval(Real, 0, None, closed="left")],
-        "regularization": [StrOptions({"l2", "kl"})],
-        "sounds_per_batch": [Interval(Integral, 2, None, closed="left")],
-        "frames_per_sound": [Interval(Integral, 1, None, closed="left")],
         "max_frames": [Interval(Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "sr": [Interval(Real, 0, None, closed="neither")],
-        "device": [str],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
     }
 
-    def __init__(
-        self,
-        spectral="nsgt",
-        teacher=None,
-        *,
-        latent_dim=32,
-        hidden_layer_sizes=(128,),
-        side_features="auto",
-        alpha=10.0,
-        beta=1.0,
-        regularization="l2",
-        sounds_per_batch=16,
-        frames_per_sound=4,
-        max_frames=16,
-        max_epochs=40,
-        learning_rate=1e-3,
-        sr=22050,
-        device="cpu",
-        random_state=None,
-        verbose=0,
-    ):
+    def __init__(self, spectral="nsgt", teacher=None, *, vae=None, side_features="auto",
+                 max_frames=16, sr=22050):
         self.spectral = spectral
         self.teacher = teacher
-        self.latent_dim = latent_dim
-        self.hidden_layer_sizes = hidden_layer_sizes
+        self.vae = vae
         self.side_features = side_features
-        self.alpha = alpha
-        self.beta = beta
-        self.regularization = regularization
-        self.sounds_per_batch = sounds_per_batch
-        self.frames_per_sound = frames_per_sound
         self.max_frames = max_frames
-        self.max_epochs = max_epochs
-        self.learning_rate = learning_rate
         self.sr = sr
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
 
     # ------------------------------------------------------------------ helpers
-    def _frames(self, sounds):
-        """Per sound: standardized log frames (at most max_frames) as float32 arrays."""
+    def _log_frames(self, sounds):
+        """Per sound: at most max_frames evenly spaced log frames."""
         frames = self.transformer_.transform_frames(sounds)
-        out = []
-        for f in frames:
-            f = _even_frames(np.asarray(f, dtype=np.float64), int(self.max_frames))
-            out.append(((self.log_.transform(f) - self.frame_mean_) / self.frame_scale_))
-        return out
+        return [self.log_.transform(_even_frames(np.asarray(f, dtype=np.float64),
+                                                 int(self.max_frames))) for f in frames]
 
     def _side(self, sounds):
         if self.side_ == "none":
@@ -261,7 +208,11 @@ class TimbreSpace(ModuleStateMixin, ParamValidationMixin, TransformerMixin, Base
             idx = ratings.index_of(y, missing="ignore")
             rated = np.flatnonzero(idx >= 0)
             if rated.size < 2:
-                raise ParameterError("fewer than 2 sounds of y are in the dissimilarity labels.")
+                raise ParameterError(
+                    f"fewer than 2 sounds of y are in the dissimilarity labels (y has "
+                    f"{sorted(map(str, set(y)))[:5]}..., the ratings "
+                    f"{[str(v) for v in ratings.labels[:5]]}...): label the sounds like the "
+                    f"ratings.")
             R = ratings.matrix[np.ix_(idx[rated], idx[rated])]
             block = np.ix_(rated, rated)
             if self.teacher_ is not None:
@@ -291,41 +242,17 @@ class TimbreSpace(ModuleStateMixin, ParamValidationMixin, TransformerMixin, Base
         -------
         self : TimbreSpace
         """
-        import torch
-
         from .descriptors import SoundFeatures
-        from .model._losses import (
-            gaussian_log_likelihood,
-            kl_normal,
-            l2_regularizer,
-            tsne_regularizer,
-        )
-        from .model._modules import VAEModule
+        from .model import PerceptualVAE
         from .transforms import LogMagnitude
-        from .utils._torch import cpu_threads, make_generator, resolve_device, to_tensor
 
         sr = check_sr(self.sr)
         sounds = check_audio(X)
         if len(sounds) < 2:
             raise ParameterError(f"a timbre space needs at least 2 sounds, got {len(sounds)}.")
-        hidden = tuple(int(h) for h in np.ravel(self.hidden_layer_sizes))
-        if not hidden or min(hidden) < 1:
-            raise ParameterError(f"hidden_layer_sizes must be positive ints, got "
-                                 f"{self.hidden_layer_sizes!r}.")
-        device = resolve_device(self.device)
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
-
         self.transformer_ = _make_transformer(self.spectral, sr).fit(sounds)
-        raw = [np.asarray(f, dtype=np.float64) for f in self.transformer_.transform_frames(sounds)]
-        raw = [_even_frames(f, int(self.max_frames)) for f in raw]
-        self.log_ = LogMagnitude().fit(raw[0])
-        logs = [self.log_.transform(f) for f in raw]
-        stacked = np.vstack(logs)
-        self.frame_mean_ = stacked.mean(axis=0)
-        sd = stacked.std(axis=0)
-        self.frame_scale_ = np.where(sd > 1e-8, sd, 1.0)
-        frames = [(f - self.frame_mean_) / self.frame_scale_ for f in logs]
+        self.log_ = LogMagnitude().fit(self.transformer_.transform_frames(sounds[:1])[0])
+        frames = self._log_frames(sounds)
 
         self.teacher_ = _resolve_teacher(self.teacher)
         side_kind = self.side_features
@@ -334,10 +261,8 @@ class TimbreSpace(ModuleStateMixin, ParamValidationMixin, TransformerMixin, Base
         if side_kind == "teacher" and self.teacher_ is None:
             raise ParameterError('side_features="teacher" needs a teacher.')
         self.side_ = side_kind
-        self.features_ = (
-            SoundFeatures(sr=sr, standardize=True).fit(sounds) if side_kind == "features"
-            else None
-        )
+        self.features_ = (SoundFeatures(sr=sr, standardize=True).fit(sounds)
+                          if side_kind == "features" else None)
         if side_kind != "none":
             self.side_mean_, self.side_scale_ = 0.0, 1.0
             F = self._side(sounds)
@@ -348,102 +273,32 @@ class TimbreSpace(ModuleStateMixin, ParamValidationMixin, TransformerMixin, Base
         side = self._side(sounds)
         T, mask = self._targets(sounds, y, dissimilarity)
 
-        n_bins = stacked.shape[1]
-        side_dim = 0 if side is None else side.shape[1]
-        self._module_kwargs = {"n_features": n_bins, "latent_dim": int(self.latent_dim),
-                               "hidden_layer_sizes": hidden, "side_dim": side_dim}
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            module = VAEModule(**self._module_kwargs).to(device)
-        opt = torch.optim.Adam(module.parameters(), lr=self.learning_rate)
-        noise = make_generator(seed + 2, device)
-        order_rng = np.random.RandomState(seed + 1)
-        frames_t = [to_tensor(f, device) for f in frames]
-        side_t = None if side is None else to_tensor(side, device)
-        T_t = None if T is None else to_tensor(T, device)
-        mask_t = None if mask is None else torch.as_tensor(mask, device=device)
-        n, k, b = len(sounds), int(self.frames_per_sound), int(self.sounds_per_batch)
-        reg_on = T_t is not None and self.alpha > 0
-        self.history_ = []
-        # small nets: one CPU thread is fastest, and far faster on shared cores
-        small = device.type == "cpu" and max(hidden) <= 512
-        with cpu_threads(1 if small else None):
-            module.train()
-            for epoch in range(int(self.max_epochs)):
-                sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0, "reg": 0.0}
-                order = order_rng.permutation(n)
-                n_batches = 0
-                for start in range(0, n, b):
-                    ids = order[start : start + b]
-                    xs, owner = [], []
-                    for j, i in enumerate(ids):
-                        pick = order_rng.randint(frames_t[i].shape[0], size=k)
-                        xs.append(frames_t[i][pick])
-                        owner += [j] * k
-                    x = torch.cat(xs)
-                    owner = torch.as_tensor(owner, device=device)
-                    s = None if side_t is None else side_t[ids][owner]
-                    out = module(x, s, generator=noise)
-                    nll = -gaussian_log_likelihood(x, out["x_mean"], out["log_scale"]).mean()
-                    kl = kl_normal(out["mu"], out["logvar"]).mean()
-                    reg = x.new_zeros(())
-                    if reg_on and len(ids) > 1:
-                        ids_t = torch.as_tensor(ids, device=device)
-                        if self.regularization == "l2":
-                            centre = torch.zeros(len(ids), out["mu"].shape[1], device=device)
-                            centre = centre.index_add(0, owner, out["mu"]) / k
-                            reg = l2_regularizer(centre, T_t[ids_t][:, ids_t],
-                                                 mask=mask_t[ids_t][:, ids_t])
-                        else:
-                            sid = ids_t[owner]
-                            reg = tsne_regularizer(out["mu"], T_t[sid][:, sid] / T_t.max(),
-                                                   mask=mask_t[sid][:, sid]
-                                                   | (sid[:, None] == sid[None]))
-                    loss = nll + self.beta * kl + self.alpha * n_bins * reg
-                    if not torch.isfinite(loss):
-                        raise TrainingError(
-                            f"the training loss became {float(loss)} at epoch {epoch + 1}; lower "
-                            f"learning_rate (now {self.learning_rate}) or alpha."
-                        )
-                    opt.zero_grad()
-                    loss.backward()
-                    opt.step()
-                    for key, v in (("loss", loss), ("recon", nll), ("kl", kl), ("reg", reg)):
-                        sums[key] += float(v.detach())
-                    n_batches += 1
-                self.history_.append({key: v / n_batches for key, v in sums.items()})
-                if self.verbose >= 2:
-                    h = self.history_[-1]
-                    print(f"[TimbreSpace] epoch {epoch + 1}: loss={h['loss']:.4g} "
-                          f"recon={h['recon']:.4g} kl={h['kl']:.4g} reg={h['reg']:.4g}")
-        module.eval()
-        self.module_ = module
-        self.device_ = str(device)
+        owner = np.repeat(np.arange(len(sounds)), [len(f) for f in frames])
+        ratings = None if T is None else Ratings(T, np.arange(len(sounds)),
+                                                 counts=mask.astype(float))
+        self.vae_ = clone(self.vae) if self.vae is not None else PerceptualVAE(
+            **SPACE_VAE_PARAMS)
+        self.vae_.fit(np.vstack(frames), owner, dissimilarity=ratings,
+                      side=None if side is None else side[owner])
         self.sr_ = sr
-        self.n_epochs_ = len(self.history_)
         return self
 
     def __sklearn_is_fitted__(self):
-        return hasattr(self, "module_")
+        return hasattr(self, "vae_")
+
+    @property
+    def history_(self):
+        check_is_fitted(self)
+        return self.vae_.history_
 
     # ------------------------------------------------------------------ inference
-    def _encode_sounds(self, X):
-        import torch
-
-        from .utils._torch import to_numpy, to_tensor
-
+    def _frames_and_side(self, X):
         check_is_fitted(self)
         sounds = check_audio(X)
-        frames = self._frames(sounds)
+        frames = self._log_frames(sounds)
         side = self._side(sounds)
-        rows = []
-        with torch.no_grad():
-            for i, f in enumerate(frames):
-                s = None if side is None else to_tensor(np.repeat(side[i : i + 1], len(f), 0),
-                                                        self.device_)
-                mu = self.module_.encode(to_tensor(f, self.device_), s)[0]
-                rows.append(to_numpy(mu.mean(dim=0)))
-        return np.vstack(rows), frames, side
+        owner = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
+        return np.vstack(frames), owner, None if side is None else side[owner]
 
     def transform(self, X):
         """One latent row per sound: the mean of its frames' posterior means.
@@ -457,11 +312,19 @@ class TimbreSpace(ModuleStateMixin, ParamValidationMixin, TransformerMixin, Base
         -------
         Z : ndarray of shape (n_sounds, latent_dim)
         """
-        return self._encode_sounds(X)[0]
+        F, owner, side = self._frames_and_side(X)
+        Zf = self.vae_.transform(F, side=side)
+        starts = np.flatnonzero(np.r_[True, np.diff(owner) != 0])
+        return np.add.reduceat(Zf, starts, axis=0) / np.bincount(owner)[:, None]
 
     def embed(self, sounds):
         """Same as :meth:`transform` (the hook :func:`~perceptual_timbre.embed_sounds` uses)."""
-        return self._encode_sounds(sounds)[0]
+        return self.transform(sounds)
+
+    def decode_frames(self, Z):
+        """Spectral magnitude frames (units of ``transformer_``) decoded from latent points."""
+        check_is_fitted(self)
+        return self.log_.inverse_transform(self.vae_.inverse_transform(Z))
 
     def inverse_transform(self, Z):
         """Audio from latent points: each decoded frame held as a tone (``transformer_``).
@@ -476,38 +339,15 @@ class TimbreSpace(ModuleStateMixin, ParamValidationMixin, TransformerMixin, Base
         """
         return self.transformer_.inverse_transform(self.decode_frames(Z))
 
-    def decode_frames(self, Z):
-        """Spectral magnitude frames (units of ``transformer_``) decoded from latent points."""
-        import torch
-
-        from .utils._torch import to_numpy, to_tensor
-
-        check_is_fitted(self)
-        Z = np.asarray(Z, dtype=np.float64)
-        if Z.ndim != 2 or Z.shape[1] != self.module_.latent_dim or not np.all(np.isfinite(Z)):
-            raise ParameterError(
-                f"Z must be a finite array of shape (n, {self.module_.latent_dim}), got "
-                f"shape {Z.shape}."
-            )
-        with torch.no_grad():
-            out = to_numpy(self.module_.decode(to_tensor(Z, self.device_)))
-        return self.log_.inverse_transform(out * self.frame_scale_ + self.frame_mean_)
-
     def reconstruction_error(self, X):
-        """Mean squared error of the standardized log frames of ``X`` through the latent means."""
-        import torch
+        """Mean squared error of the log frames of ``X`` through their latent means."""
+        F, _, side = self._frames_and_side(X)
+        return self.vae_.reconstruction_error(F, side=side)
 
-        from .utils._torch import to_numpy, to_tensor
-
-        _, frames, side = self._encode_sounds(X)
-        errs = []
-        with torch.no_grad():
-            for i, f in enumerate(frames):
-                s = None if side is None else to_tensor(np.repeat(side[i : i + 1], len(f), 0),
-                                                        self.device_)
-                mu = self.module_.encode(to_tensor(f, self.device_), s)[0]
-                errs.append(np.mean((to_numpy(self.module_.decode(mu)) - f) ** 2))
-        return float(np.mean(errs))
+    def score(self, X, y=None, sample_weight=None):
+        """Mean ELBO per frame of the sounds ``X`` (higher is better)."""
+        F, _, side = self._frames_and_side(X)
+        return self.vae_.score(F, side=side)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -515,8 +355,9 @@ class TimbreSpace(ModuleStateMixin, ParamValidationMixin, TransformerMixin, Base
         return tags
 
 
-def make_timbre_space(transform="nsgt", teacher=None, **vae_params):
-    """An unfitted :class:`TimbreSpace` (a sound-level meta-estimator).
+def make_timbre_space(transform="nsgt", teacher=None, *, side_features="auto", max_frames=16,
+                      sr=22050, **vae_params):
+    """An unfitted :class:`TimbreSpace`, with its VAE's parameters set by name.
 
     Parameters
     ----------
@@ -524,11 +365,25 @@ def make_timbre_space(transform="nsgt", teacher=None, **vae_params):
         The spectral transform (the ``spectral`` parameter of :class:`TimbreSpace`).
     teacher : fitted metric, "pretrained" or None, default=None
         E.g. ``PerceptualMetric.pretrained()``: then no ratings are needed.
+    side_features, max_frames, sr
+        See :class:`TimbreSpace`.
     **vae_params
-        Other :class:`TimbreSpace` parameters (``latent_dim``, ``alpha``, ``max_epochs``...).
+        :class:`~perceptual_timbre.PerceptualVAE` parameters that replace those of
+        :data:`SPACE_VAE_PARAMS` (``latent_dim``, ``alpha``, ``max_epochs``, ``random_state``,
+        ``early_stopping``, ``verbose``...).
 
     Returns
     -------
     space : TimbreSpace
     """
-    return TimbreSpace(spectral=transform, teacher=teacher, **vae_params)
+    from .model import PerceptualVAE
+
+    try:
+        vae = PerceptualVAE(**{**SPACE_VAE_PARAMS, **vae_params})
+    except TypeError:
+        unknown = sorted(set(vae_params) - set(PerceptualVAE().get_params()))
+        raise ParameterError(
+            f"unknown parameter(s) {unknown}: make_timbre_space takes TimbreSpace's "
+            f"side_features, max_frames, sr and PerceptualVAE's parameters.") from None
+    return TimbreSpace(spectral=transform, teacher=teacher, vae=vae,
+                       side_features=side_features, max_frames=max_frames, sr=sr)

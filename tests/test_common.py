@@ -192,9 +192,9 @@ def _metric():
 
 
 def _space():
-    from perceptual_timbre import TimbreSpace
+    from perceptual_timbre import make_timbre_space
 
-    return TimbreSpace(latent_dim=2, hidden_layer_sizes=(4,), max_epochs=1, sr=8000)
+    return make_timbre_space(latent_dim=2, hidden_layer_sizes=(4,), max_epochs=1, sr=8000)
 
 
 # class name -> (fast instance factory, expected failed checks)

@@ -74,33 +74,46 @@ def test_api_round_trip(fold, tmp_path):
 
 def test_ratings_mode(data_home):
     b = load_timbre_study("Patil2012_A3", data_home=data_home)
-    kw = dict(spectral="stft", hidden_layer_sizes=(32,), max_epochs=30, max_frames=8,
+    kw = dict(transform="stft", hidden_layer_sizes=(32,), max_epochs=30, max_frames=8,
               random_state=0)
-    rated = TimbreSpace(alpha=10, **kw).fit(b.audio, b.names, dissimilarity=b.ratings)
+    rated = make_timbre_space(alpha=10, **kw).fit(b.audio, b.names, dissimilarity=b.ratings)
     assert rated.history_[-1]["reg"] > 0
     assert rated.history_[-1]["reg"] < rated.history_[0]["reg"]
     # same seed, same fit
     np.testing.assert_allclose(
-        TimbreSpace(alpha=10, **kw).fit(b.audio, b.names, dissimilarity=b.ratings)
+        make_timbre_space(alpha=10, **kw).fit(b.audio, b.names, dissimilarity=b.ratings)
         .transform(b.audio), rated.transform(b.audio))
 
 
 def test_bad_inputs(data_home):
     b = load_timbre_study("Patil2012_A3", data_home=data_home)
-    kw = dict(spectral="stft", hidden_layer_sizes=(8,), max_epochs=1)
+    kw = dict(transform="stft", hidden_layer_sizes=(8,), max_epochs=1)
     with pytest.raises(ParameterError, match="without y"):
-        TimbreSpace(**kw).fit(b.audio, dissimilarity=b.ratings)
+        make_timbre_space(**kw).fit(b.audio, dissimilarity=b.ratings)
     with pytest.raises(ParameterError, match="Ratings"):
-        TimbreSpace(**kw).fit(b.audio, b.names, dissimilarity=b.dissimilarity[:5])
+        make_timbre_space(**kw).fit(b.audio, b.names, dissimilarity=b.dissimilarity[:5])
+    with pytest.raises(ParameterError, match="label the sounds like the ratings"):
+        make_timbre_space(**kw).fit(b.audio, [f"x{i}" for i in range(len(b.audio))],
+                                    dissimilarity=b.ratings)
     with pytest.raises(ParameterError, match="at least 2 sounds"):
-        TimbreSpace(**kw).fit(b.audio[:1])
+        make_timbre_space(**kw).fit(b.audio[:1])
     with pytest.raises(ValueError):
-        TimbreSpace(**{**kw, "spectral": "wavelet"}).fit(b.audio)
+        make_timbre_space(**{**kw, "transform": "wavelet"}).fit(b.audio)
     with pytest.raises(ParameterError, match="mono"):
-        TimbreSpace(**kw).fit([np.ones((100, 2))] * 2)
-    space = TimbreSpace(**kw).fit(b.audio[:3])
-    with pytest.raises(ParameterError, match="shape"):
+        make_timbre_space(**kw).fit([np.ones((100, 2))] * 2)
+    with pytest.raises(ParameterError, match=r"unknown parameter\(s\) \['n_layers'\]"):
+        make_timbre_space(n_layers=3)
+    with pytest.raises(ParameterError, match="teacher"):
+        make_timbre_space(teacher=object(), **kw).fit(b.audio)
+    space = make_timbre_space(**kw).fit(b.audio[:3])
+    with pytest.raises(ParameterError, match="dimensions"):
         space.inverse_transform(np.zeros((1, 3)))
+    # the VAE inside needs its side input, of the width it was fitted with
+    F = space._frames_and_side(b.audio[:1])[0]
+    with pytest.raises(ParameterError, match="fitted with side inputs of width"):
+        space.vae_.transform(F)
+    with pytest.raises(ParameterError, match="side must have shape"):
+        space.vae_.transform(F, side=np.zeros((len(F), 2)))
 
 
 @pytest.mark.quality
@@ -119,6 +132,7 @@ def test_pretrained_teacher_needs_no_ratings(data_home):
     b = load_timbre_study("Patil2012_A3", data_home=data_home)
     space = make_timbre_space("stft", teacher=PerceptualMetric.pretrained(), latent_dim=4,
                               hidden_layer_sizes=(16,), max_epochs=15, random_state=0)
+    assert space.get_params()["vae__latent_dim"] == 4  # grid-searchable
     space.fit(b.audio)
     assert space.history_[-1]["reg"] < space.history_[0]["reg"]
     assert space.transform(b.audio).shape == (len(b.audio), 4)
@@ -126,12 +140,12 @@ def test_pretrained_teacher_needs_no_ratings(data_home):
 
 def test_teacher_and_ratings_and_kl(data_home):
     b = load_timbre_study("Patil2012_A3", data_home=data_home)
-    kw = dict(spectral="stft", teacher="pretrained", hidden_layer_sizes=(16,), latent_dim=4,
+    kw = dict(transform="stft", teacher="pretrained", hidden_layer_sizes=(16,), latent_dim=4,
               max_epochs=15, random_state=0)
-    both = TimbreSpace(**kw).fit(b.audio, b.names, dissimilarity=b.ratings)
+    both = make_timbre_space(**kw).fit(b.audio, b.names, dissimilarity=b.ratings)
     assert both.history_[-1]["reg"] < both.history_[0]["reg"]
-    kl = TimbreSpace(regularization="kl", **kw).fit(b.audio)
+    kl = make_timbre_space(regularization="kl", **kw).fit(b.audio)
     assert kl.history_[-1]["reg"] > 0 and np.isfinite(kl.history_[-1]["loss"])
     assert not np.allclose(kl.transform(b.audio), both.transform(b.audio))
     with pytest.raises(ParameterError, match="needs a teacher"):
-        TimbreSpace(spectral="stft", side_features="teacher", max_epochs=1).fit(b.audio)
+        make_timbre_space("stft", side_features="teacher", max_epochs=1).fit(b.audio)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._space import as_space
 from ..exceptions import ParameterError
 from ._spectral import check_descriptor_names, compute_descriptors
 
@@ -122,8 +123,6 @@ def descriptor_map(space, Z, names="spectral_centroid", *, axes=None, n_componen
     --------
     See ``tests/test_descriptors.py``; it needs a fitted space (a trained VAE).
     """
-    from ..synthesis._space import as_space
-
     sp = as_space(space)
     names = check_descriptor_names(names)
     Z = np.asarray(Z, dtype=float)

@@ -35,17 +35,22 @@ class Objective:
         Class pairs that were rated (others are left out of "kl"/"l2").
     reg_scale : float, default=1.0
         Multiplies the regularizer in the loss (the reported ``reg`` is unscaled).
+    class_means : bool, default=False
+        Apply "kl"/"l2" to the mean posterior mean of each class present in the batch
+        (a sound's frames -> one point per sound) instead of to every row.
 
     A batch is a dict with ``x`` (n, n_features), ``cls`` (n,) long index of each row's
-    rated class (-1: unrated, VAE loss only) and optionally ``side`` and ``x_in`` (a
-    corrupted copy of ``x`` that the encoder sees instead; ``x`` stays the target). The
-    regularizer acts on the posterior means ``mu`` (the points that ``transform`` returns).
+    rated class (-1: unrated, VAE loss only) and optionally ``side`` (encoder side input),
+    ``weight`` (row weights of the ELBO terms) and ``x_in`` (a corrupted copy of ``x`` that
+    the encoder sees instead; ``x`` stays the target). The regularizer acts on the posterior
+    means ``mu`` (the points that ``transform`` returns).
     """
 
     def __init__(self, regularization="kl", target=None, centres=None, sigma=1.0, mask=None,
-                 reg_scale=1.0):
+                 reg_scale=1.0, class_means=False):
         self.regularization = regularization
         self.reg_scale = reg_scale
+        self.class_means = class_means
         self.target = target
         self.mask = mask
         self.centres = centres
@@ -68,10 +73,17 @@ class Objective:
             if self.regularization == "prior" and idx.numel() > 0:
                 reg = prior_regularizer(mu, out["logvar"][rated], self.centres[idx])
             elif idx.numel() > 1 and self.regularization != "prior":
+                if self.class_means:
+                    idx, owner = torch.unique(idx, return_inverse=True)
+                    size = torch.bincount(owner, minlength=idx.numel()).to(mu.dtype)
+                    mu = mu.new_zeros(idx.numel(), mu.shape[1]).index_add(0, owner, mu)
+                    mu = mu / size[:, None]
                 # rows matched to their OWN class: target[i, j] = D[cls_i, cls_j]
                 target = self.target[idx][:, idx]
                 mask = None if self.mask is None else self.mask[idx][:, idx]
-                if self.regularization == "kl":
+                if idx.numel() < 2:
+                    pass  # one class in the batch: no pair to compare
+                elif self.regularization == "kl":
                     reg = tsne_regularizer(mu, target, sigma=self.sigma, mask=mask)
                 else:
                     reg = l2_regularizer(mu, target, mask=mask)
@@ -84,10 +96,27 @@ class Objective:
         return {"loss": loss, "recon": nll_m, "kl": kl_m, "reg": reg, "elbo_rows": -(nll + kl)}
 
 
-def _batches(n, batch_size, generator, device):
-    order = torch.randperm(n, generator=generator).to(device)
-    for start in range(0, n, batch_size):
-        yield order[start : start + batch_size]
+def _batches(n, batch_size, generator, device, groups=None, rows_per_group=1):
+    """Row indices of each batch of an epoch.
+
+    Without ``groups``: a permutation of the ``n`` rows cut into ``batch_size`` chunks. With
+    ``groups`` (a list of row-index tensors, one per class): a permutation of the classes cut
+    into ``batch_size`` classes per batch, each giving ``rows_per_group`` rows drawn with
+    replacement (stratified batches: every class of a batch has the same weight).
+    """
+    if groups is None:
+        order = torch.randperm(n, generator=generator).to(device)
+        for start in range(0, n, batch_size):
+            yield order[start : start + batch_size]
+        return
+    order = torch.randperm(len(groups), generator=generator).tolist()
+    for start in range(0, len(order), batch_size):
+        picks = []
+        for g in order[start : start + batch_size]:
+            rows = groups[g]
+            picks.append(rows[torch.randint(rows.numel(), (rows_per_group,),
+                                            generator=generator)])
+        yield torch.cat(picks).to(device)
 
 
 def _take(data, idx):
@@ -143,6 +172,8 @@ def train_module(
     tol=1e-4,
     shuffle_generator=None,
     noise_generator=None,
+    groups=None,
+    rows_per_group=1,
     verbose=0,
     name="PerceptualVAE",
 ):
@@ -150,7 +181,8 @@ def train_module(
 
     ``input_noise`` > 0 trains a denoising VAE: the encoder sees each batch plus Gaussian
     noise of that standard deviation (drawn with ``noise_generator``), the reconstruction
-    target stays clean.
+    target stays clean. With ``groups`` (one index tensor of rows per class), batches are
+    stratified: ``batch_size`` classes x ``rows_per_group`` rows (see ``_batches``).
 
     Schedule: ``beta`` rises linearly over the first ``warmup`` epochs; the regularizer
     weight is 0 for the first ``pretrain_epochs`` epochs (stage 1, plain VAE), then
@@ -193,7 +225,9 @@ def train_module(
             alpha_e = alpha if stage == 2 else 0.0
             module.train()
             sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0, "reg": 0.0}
-            for idx in _batches(n, batch_size, shuffle_generator, device):
+            n_rows = 0
+            for idx in _batches(n, batch_size, shuffle_generator, device, groups,
+                                rows_per_group):
                 batch = _take(data, idx)
                 if input_noise > 0:
                     x = batch["x"]
@@ -209,9 +243,10 @@ def train_module(
                 terms["loss"].backward()
                 optimizer.step()
                 m = idx.numel()
+                n_rows += m
                 for k in sums:
                     sums[k] += vals[k] * m
-            record = {"epoch": epoch + 1, **{k: v / n for k, v in sums.items()}}
+            record = {"epoch": epoch + 1, **{k: v / n_rows for k, v in sums.items()}}
             val_loss = None
             if val_data is not None:
                 val_loss = evaluate(module, objective, val_data, beta=beta, alpha=alpha_e)["loss"]

@@ -128,6 +128,14 @@ class PerceptualVAE(
         hundred frames is a few thousand small steps: seconds on one CPU thread).
     batch_size : int, default=128
         Rows per batch; the regularizer compares the rated rows of each batch.
+    classes_per_batch : int or None, default=None
+        None: batches of ``batch_size`` rows. An int: stratified batches of that many classes
+        of ``y`` x ``rows_per_class`` rows each (drawn with replacement), and the ``"kl"`` /
+        ``"l2"`` regularizer compares each class's mean latent in the batch (one point per
+        class). With one class per sound, this regularizes sounds rather than frames (see
+        :class:`~perceptual_timbre.TimbreSpace`). An epoch is then one pass over the classes.
+    rows_per_class : int, default=4
+        Rows drawn per class in a stratified batch.
     learning_rate : float, default=1e-3
         Adam step size (the paper used 1e-4).
     weight_decay : float, default=0.0
@@ -173,6 +181,8 @@ class PerceptualVAE(
         schedule (``beta``, ``alpha``, ``stage``, ``time``).
     feature_mean_, feature_scale_ : ndarray of shape (n_features_in_,)
         Internal standardization of ``X``.
+    n_side_features_ : int
+        Width of the encoder's side input (0: none).
     n_features_in_ : int
     n_epochs_ : int
         Epochs actually run.
@@ -222,6 +232,8 @@ class PerceptualVAE(
     5
     """
 
+    _module_class = VAEModule  # rebuilt from its state dict on unpickling
+
     _parameter_constraints = {
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": ["array-like"],
@@ -233,6 +245,8 @@ class PerceptualVAE(
         "pretrain_epochs": [Interval(Integral, 0, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "classes_per_batch": [None, Interval(Integral, 2, None, closed="left")],
+        "rows_per_class": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
@@ -258,6 +272,8 @@ class PerceptualVAE(
         pretrain_epochs=0,
         max_epochs=1000,
         batch_size=128,
+        classes_per_batch=None,
+        rows_per_class=4,
         learning_rate=1e-3,
         weight_decay=0.0,
         dropout=0.0,
@@ -279,6 +295,8 @@ class PerceptualVAE(
         self.pretrain_epochs = pretrain_epochs
         self.max_epochs = max_epochs
         self.batch_size = batch_size
+        self.classes_per_batch = classes_per_batch
+        self.rows_per_class = rows_per_class
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.dropout = dropout
@@ -345,7 +363,7 @@ class PerceptualVAE(
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, dissimilarity=None):
+    def fit(self, X, y=None, dissimilarity=None, side=None):
         """Fit the VAE on spectral frames, regularized by the classes' rated dissimilarities.
 
         Parameters
@@ -358,6 +376,9 @@ class PerceptualVAE(
             Rated dissimilarities between classes. A plain square array is ordered like
             ``np.unique(y)``; labelled forms may cover only some classes (the others get
             only the VAE loss). Use ``Ratings`` under cross-validation (see Notes).
+        side : array-like of shape (n_samples, n_side), default=None
+            Side input of the encoder next to each row (e.g. the sound-level embedding of the
+            row's sound); :meth:`transform` then needs the same kind of input.
 
         Returns
         -------
@@ -378,6 +399,16 @@ class PerceptualVAE(
         device = resolve_device(self.device)
         if self.early_stopping and self.validation_fraction == 0:
             raise ParameterError("early_stopping=True needs validation_fraction > 0.")
+        S = None
+        if side is not None:
+            S = check_array(side, dtype=np.float64, ensure_all_finite=False)
+            if S.shape[0] != n:
+                raise ParameterError(f"side has {S.shape[0]} rows but X has {n}; give one side "
+                                     f"row per row of X.")
+            _check_finite(S, "side")
+        self.n_side_features_ = 0 if S is None else S.shape[1]
+        if self.classes_per_batch is not None and y is None:
+            raise ParameterError("classes_per_batch needs y (the class of every row).")
 
         classes = None
         if y is not None:
@@ -412,7 +443,8 @@ class PerceptualVAE(
 
         # the reconstruction term sums over features: scaling R alike keeps alpha's meaning
         # the same for any transform size
-        objective = Objective(self.regularization, reg_scale=float(n_features))
+        objective = Objective(self.regularization, reg_scale=float(n_features),
+                              class_means=self.classes_per_batch is not None)
         cls = np.full(n, -1, dtype=np.int64)
         if ratings is not None and self.alpha > 0:
             if rated.size < 2 and self.regularization != "prior":
@@ -441,15 +473,24 @@ class PerceptualVAE(
                 val_idx, train_idx = np.sort(perm[:n_val]), np.sort(perm[n_val:])
 
         def tensors(idx):
-            return {
+            data = {
                 "x": to_tensor(Xs[idx], device),
                 "cls": torch.as_tensor(cls[idx], dtype=torch.long, device=device),
             }
+            if S is not None:
+                data["side"] = to_tensor(S[idx], device)
+            return data
+
+        groups = None
+        if self.classes_per_batch is not None:
+            owner = np.unique(y[train_idx], return_inverse=True)[1]
+            groups = [torch.as_tensor(np.flatnonzero(owner == g)) for g in range(owner.max() + 1)]
 
         self._module_kwargs = {
             "n_features": n_features,
             "latent_dim": int(self.latent_dim),
             "hidden_layer_sizes": hidden,
+            "side_dim": int(self.n_side_features_),
             "dropout": float(self.dropout),
         }
         with torch.random.fork_rng(devices=[]):
@@ -457,10 +498,12 @@ class PerceptualVAE(
             module = VAEModule(**self._module_kwargs)
         module.to(device)
         n_weights = sum(p.numel() for p in module.parameters())
-        small = device.type == "cpu" and n_weights * min(self.batch_size, n) < _SMALL_BATCH_MACS
+        rows = (self.batch_size if groups is None
+                else self.classes_per_batch * self.rows_per_class)
+        small = device.type == "cpu" and n_weights * min(rows, n) < _SMALL_BATCH_MACS
         with cpu_threads(1 if small else None):
             self.history_ = self._train(module, objective, tensors, train_idx, val_idx, seed,
-                                        device)
+                                        device, groups)
         self.module_ = module
         self.device_ = str(device)
         self.classes_ = classes
@@ -470,14 +513,16 @@ class PerceptualVAE(
         self._n_features_out = int(self.latent_dim)
         return self
 
-    def _train(self, module, objective, tensors, train_idx, val_idx, seed, device):
+    def _train(self, module, objective, tensors, train_idx, val_idx, seed, device, groups):
         return train_module(
             module,
             tensors(train_idx),
             objective,
             val_data=None if val_idx is None else tensors(val_idx),
             max_epochs=self.max_epochs,
-            batch_size=self.batch_size,
+            batch_size=self.batch_size if groups is None else self.classes_per_batch,
+            groups=groups,
+            rows_per_group=self.rows_per_class,
             learning_rate=self.learning_rate,
             weight_decay=self.weight_decay,
             input_noise=self.input_noise,
@@ -497,6 +542,25 @@ class PerceptualVAE(
     def __sklearn_is_fitted__(self):
         return hasattr(self, "module_")
 
+    def _check_side(self, side, n):
+        """Side input as a finite float array of shape (n, n_side_features_), or None."""
+        width = getattr(self, "n_side_features_", 0)
+        if side is None:
+            if width:
+                raise ParameterError(
+                    f"this model was fitted with side inputs of width {width}: pass side= "
+                    f"(one row per row of X)."
+                )
+            return None
+        S = check_array(side, dtype=np.float64, ensure_all_finite=False)
+        if S.shape != (n, width):
+            raise ParameterError(
+                f"side must have shape ({n}, {width}) (one row per row of X, the width it was "
+                f"fitted with), got {S.shape}."
+            )
+        _check_finite(S, "side")
+        return S
+
     def _standardized(self, X):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64, ensure_all_finite=False)
@@ -504,26 +568,30 @@ class PerceptualVAE(
         return (X - self.feature_mean_) / self.feature_scale_
 
     @torch.no_grad()
-    def _encode(self, Xs, batch_size=8192):
+    def _encode(self, Xs, S=None, batch_size=8192):
         self.module_.eval()
         out = []
         for start in range(0, Xs.shape[0], batch_size):
             x = to_tensor(Xs[start : start + batch_size], self.device_)
-            out.append(to_numpy(self.module_.encode(x)[0]))
+            s = None if S is None else to_tensor(S[start : start + batch_size], self.device_)
+            out.append(to_numpy(self.module_.encode(x, s)[0]))
         return np.concatenate(out) if out else np.zeros((0, self.module_.latent_dim))
 
-    def transform(self, X):
+    def transform(self, X, side=None):
         """Latent means (posterior means) of the frames in ``X``.
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        side : array-like of shape (n_samples, n_side), default=None
+            The encoder's side input, when the model was fitted with one.
 
         Returns
         -------
         Z : ndarray of shape (n_samples, latent_dim)
         """
-        return self._encode(self._standardized(X))
+        Xs = self._standardized(X)
+        return self._encode(Xs, self._check_side(side, Xs.shape[0]))
 
     @torch.no_grad()
     def inverse_transform(self, X):
@@ -570,7 +638,7 @@ class PerceptualVAE(
         return self.inverse_transform(rng.standard_normal((n_samples, self.module_.latent_dim)))
 
     @torch.no_grad()
-    def score_samples(self, X):
+    def score_samples(self, X, side=None):
         """ELBO of each row: a lower bound of ``log p(x)`` in nats, in the units of ``X``.
 
         The expectation over the posterior uses the same 8 fixed standard-normal draws for
@@ -579,12 +647,14 @@ class PerceptualVAE(
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
+        side : array-like of shape (n_samples, n_side), default=None
 
         Returns
         -------
         elbo : ndarray of shape (n_samples,)
         """
         Xs = self._standardized(X)
+        S = self._check_side(side, Xs.shape[0])
         self.module_.eval()
         eps = torch.randn(
             (_SCORE_DRAWS, 1, self.module_.latent_dim), generator=make_generator(0, "cpu")
@@ -592,14 +662,15 @@ class PerceptualVAE(
         out = []
         for start in range(0, Xs.shape[0], 4096):
             x = to_tensor(Xs[start : start + 4096], self.device_)
-            mu, logvar = self.module_.encode(x)
+            s = None if S is None else to_tensor(S[start : start + 4096], self.device_)
+            mu, logvar = self.module_.encode(x, s)
             z = mu + eps * torch.exp(0.5 * logvar)  # (draws, n, latent_dim)
             ll = gaussian_log_likelihood(x, self.module_.decode(z), self.module_.decoder.scale())
             out.append(to_numpy(ll.mean(dim=0) - kl_normal(mu, logvar)))
         # change of variables back from the internal standardization
         return np.concatenate(out) - np.sum(np.log(self.feature_scale_))
 
-    def score(self, X, y=None, sample_weight=None):
+    def score(self, X, y=None, sample_weight=None, side=None):
         """Mean ELBO per row (higher is better); the default score of model selection.
 
         Parameters
@@ -607,18 +678,19 @@ class PerceptualVAE(
         X : array-like of shape (n_samples, n_features)
         y : ignored
         sample_weight : array-like of shape (n_samples,), default=None
+        side : array-like of shape (n_samples, n_side), default=None
 
         Returns
         -------
         score : float
             Weighted mean of :meth:`score_samples`.
         """
-        return float(np.average(self.score_samples(X), weights=sample_weight))
+        return float(np.average(self.score_samples(X, side), weights=sample_weight))
 
-    def reconstruction_error(self, X):
+    def reconstruction_error(self, X, side=None):
         """Mean squared error between ``X`` and its reconstruction through the latent means."""
         X = check_array(X, dtype=np.float64, ensure_all_finite=False)
-        return float(np.mean((self.inverse_transform(self.transform(X)) - X) ** 2))
+        return float(np.mean((self.inverse_transform(self.transform(X, side)) - X) ** 2))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -5,8 +5,8 @@ import numbers
 import numpy as np
 from sklearn.utils import Bunch
 
+from .._space import as_space, check_latent, check_n_steps
 from ..exceptions import ParameterError
-from ._space import as_space, check_latent, check_n_steps
 
 __all__ = ["class_centroids", "interpolate_sounds", "latent_path", "render_path"]
 

@@ -10,11 +10,11 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._space import as_space, check_n_steps
 from ..descriptors._spectral import check_descriptor_names, compute_descriptors
 from ..exceptions import ParameterError
 from ..utils.validation import ParamValidationMixin
 from ._paths import _resolve_point
-from ._space import as_space, check_n_steps
 
 __all__ = ["DescriptorPathSynthesizer", "TARGET_SHAPES", "target_shape"]
 

@@ -147,7 +147,8 @@ class ModuleStateMixin:
 
     Keeps pickles device-independent and free of optimizer or progress-bar state: a model
     trained on CUDA loads on a CPU-only machine (with a :class:`DeviceWarning`). The estimator
-    stores the keyword arguments of its ``VAEModule`` in ``_module_kwargs``.
+    class names its module class in ``_module_class`` and stores the keyword arguments of its
+    module in ``_module_kwargs`` (no import runs back up the package).
     """
 
     def __getstate__(self):
@@ -160,14 +161,12 @@ class ModuleStateMixin:
         return state
 
     def __setstate__(self, state):
-        from ..model._modules import VAEModule
-
         state = dict(state)
         module_state = state.pop("_module_state", None)
         super().__setstate__(state)
         if module_state is not None:
             device = load_map_location(self.device_)
-            module = VAEModule(**self._module_kwargs)
+            module = self._module_class(**self._module_kwargs)
             module.load_state_dict(module_state)
             self.module_ = module.to(device).eval()
             self.device_ = str(device)
