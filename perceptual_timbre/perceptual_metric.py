@@ -1,9 +1,11 @@
 """A perceptual timbre metric learned from several dissimilarity-rating studies at once.
 
 :class:`PerceptualMetric` maps a sound to a point whose Euclidean distances to other sounds'
-points follow listeners' dissimilarity ratings. It is deliberately light: standardized
-sound-level features (:class:`~perceptual_timbre.descriptors.SoundFeatures`) projected by a
-linear map that starts at their principal components and is pulled back toward them while a
+points follow listeners' dissimilarity ratings. It is deliberately light: sound-level
+features (:class:`~perceptual_timbre.descriptors.SoundFeatures`, blocks ``"timbre"``), each
+z-scored on the training sounds and each block divided by the square root of its width (equal
+total variance per block), projected onto the span of the training sounds (their principal
+axes), optionally followed by a linear map pulled back toward that projection while a
 per-anchor rank loss fits each study's normalized ratings. With about 200 rated sounds in six
 independent families, anything more flexible overfits the families it was trained on.
 
@@ -37,8 +39,11 @@ __all__ = ["PerceptualMetric", "fit_perceptual_metric", "PRETRAINED_PATH"]
 PRETRAINED_PATH = Path(__file__).parent / "data" / "pretrained_metric.json"
 
 #: The settings of the shipped metric, chosen by leave-one-family-out on the shared studies
-#: (benchmarks/bench_generalization.py --tune); see the "Notes" of PerceptualMetric.
+#: (benchmarks/bench_generalization.py); see the "Notes" of PerceptualMetric. The defaults.
 DEFAULT_PARAMS = {}
+#: Precision of the shipped map: the whole span of 201 sounds in float16 keeps the file
+#: under 500 KB (float32 would take about 600 KB).
+PRETRAINED_COMPONENTS_DTYPE = "float16"
 
 
 def _split_id(stimulus_id):
@@ -157,29 +162,38 @@ def _train_map(F, blocks, W0, *, alpha, temperature, max_iter, learning_rate):
 class PerceptualMetric(ParamValidationMixin, TransformerMixin, BaseEstimator):
     """A perceptual timbre metric on raw sounds, learned from dissimilarity-rating studies.
 
-    Sounds become standardized sound-level features
-    (:class:`~perceptual_timbre.descriptors.SoundFeatures`; the log-mel block and the
-    descriptor block weighted to equal total variance), then a linear map ``W`` gives the
-    perceptual embedding. ``W`` starts at the top ``n_components`` principal axes of the
-    training sounds' features and is trained with a per-anchor rank loss over each study's
-    ratings (each study normalized by its mean rating; a study only compares its own sounds)
-    while ``alpha`` pulls it back toward that start.
+    Sounds become sound-level features
+    (:class:`~perceptual_timbre.descriptors.SoundFeatures` with the given ``blocks``). Each
+    feature is z-scored on the training sounds and each block divided by the square root of
+    its width, so that every block carries the same total variance whatever its number of
+    features (times ``block_weights``). A linear map ``W`` then gives the perceptual
+    embedding. ``W`` starts at the top ``n_components`` principal axes of the training
+    sounds' scaled features (all of them by default: the projection onto the span of the
+    training sounds, which drops the directions in which the rated sounds never vary) and,
+    when ``max_iter > 0``, is trained with a per-anchor rank loss over each study's ratings
+    (each study normalized by its mean rating; a study only compares its own sounds) while
+    ``alpha`` pulls it back toward that start.
 
     Parameters
     ----------
-    n_components : int, default=64
-        Dimension of the perceptual embedding (capped by the number of features).
+    n_components : int or None, default=None
+        Dimension of the perceptual embedding: the top principal axes of the training
+        sounds kept. None keeps them all (the whole span of the training sounds); an int
+        is capped by that rank.
     alpha : float, default=5.0
         Pull of the map toward its PCA initialization (``alpha * ||W - W0||^2 / ||W0||^2``).
     temperature : float, default=0.3
         Softness of the rank loss, in units of the study's mean predicted distance.
-    max_iter : int, default=300
-        Full-batch Adam steps (0: the untrained PCA map).
+    max_iter : int, default=0
+        Full-batch Adam steps of the rank loss (0: no learned map, the projection onto the
+        training sounds' principal axes only; see Notes for why that is the default).
     learning_rate : float, default=0.01
         Adam step size.
-    descriptor_weight : float, default=1.0
-        Total weight of the descriptor block relative to the log-mel block, whatever the
-        number of features in each.
+    blocks : str or sequence of str, default="timbre"
+        Feature blocks of ``SoundFeatures`` (a preset or block names).
+    block_weights : dict of str -> float, default=None
+        Extra weight of some blocks (a multiplier of their scaled features; blocks not
+        named keep 1). With the default every block has the same total variance.
     sr : int, default=22050
         Sample rate of the sounds.
     n_jobs : int, default=None
@@ -190,7 +204,7 @@ class PerceptualMetric(ParamValidationMixin, TransformerMixin, BaseEstimator):
     features_ : SoundFeatures
         The (unstandardized) feature extractor.
     mean_, scale_ : ndarray of shape (n_features,)
-        Standardization of the features (the block weights folded into ``scale_``).
+        Standardization of the features (the block scaling folded into ``scale_``).
     components_ : ndarray of shape (n_features, n_components_)
         The learned map.
     init_components_ : ndarray of shape (n_features, n_components_)
@@ -199,10 +213,19 @@ class PerceptualMetric(ParamValidationMixin, TransformerMixin, BaseEstimator):
         The ratings given to ``fit``, labelled by ``"Study/name"`` ids (used by ``score``).
     n_components_ : int
     loss_ : float
-        Final training loss.
+        Final training loss (NaN when ``max_iter=0``).
 
     Notes
     -----
+    The defaults come from leave-one-family-out over the six families of the 13 shared
+    studies (``benchmarks/bench_generalization.py``; results in
+    ``benchmarks/results/generalization.md``): the learned rank-loss map (``max_iter=300``,
+    ``n_components=64``, ``alpha=5``) does not beat the plain projection of the block-scaled
+    features onto the training sounds' span on held-out families (both the all-study and the
+    "clean-9" means), so the default uses no ratings beyond choosing the features. The
+    ratings still decide ``score`` and are kept in ``studies_``.
+
+
     ``y`` holds one stimulus id per sound, ``"Study/filename"`` (e.g.
     ``"Grey1977/BN.aiff"``), and ``dissimilarity`` is a dict ``study -> Ratings`` (or one
     ``Ratings`` for a single study), passed WHOLE. Cross-validation slices ``X`` and ``y``
@@ -229,25 +252,27 @@ class PerceptualMetric(ParamValidationMixin, TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [None, Interval(Integral, 1, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "temperature": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "descriptor_weight": [Interval(Real, 0, None, closed="neither")],
+        "blocks": [str, list, tuple],
+        "block_weights": [None, dict],
         "sr": [Interval(Real, 0, None, closed="neither")],
         "n_jobs": [None, Integral],
     }
 
     def __init__(
         self,
-        n_components=64,
+        n_components=None,
         *,
         alpha=5.0,
         temperature=0.3,
-        max_iter=300,
+        max_iter=0,
         learning_rate=0.01,
-        descriptor_weight=1.0,
+        blocks="timbre",
+        block_weights=None,
         sr=22050,
         n_jobs=None,
     ):
@@ -256,14 +281,15 @@ class PerceptualMetric(ParamValidationMixin, TransformerMixin, BaseEstimator):
         self.temperature = temperature
         self.max_iter = max_iter
         self.learning_rate = learning_rate
-        self.descriptor_weight = descriptor_weight
+        self.blocks = blocks
+        self.block_weights = block_weights
         self.sr = sr
         self.n_jobs = n_jobs
 
     def _extractor(self):
         from .descriptors import SoundFeatures
 
-        return SoundFeatures(sr=check_sr(self.sr), n_jobs=self.n_jobs)
+        return SoundFeatures(sr=check_sr(self.sr), blocks=self.blocks, n_jobs=self.n_jobs)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, dissimilarity):
@@ -295,15 +321,22 @@ class PerceptualMetric(ParamValidationMixin, TransformerMixin, BaseEstimator):
                 f"{list(y[:3])}) must match the ratings' labels (e.g. "
                 f"{[str(v) for v in next(iter(studies.values())).labels[:3]]})."
             )
-        self.features_ = self._extractor().fit(sounds)
+        extractor = self._extractor()
+        try:
+            extractor._check_blocks()
+        except ParameterError as exc:
+            raise ParameterError(f"PerceptualMetric: {exc}") from None
+        weights = self._check_block_weights(extractor)
+        self.features_ = extractor.fit(sounds)
         F = self.features_.transform(sounds)
         self.mean_ = F.mean(axis=0)
         std = F.std(axis=0)
         std = np.where(std > 1e-12, std, 1.0)
-        self.scale_ = std / self._block_weights(F.shape[1])
+        self.scale_ = std / self._block_scaling(weights)
         Fs = (F - self.mean_) / self.scale_
-        k = int(min(self.n_components, Fs.shape[1], Fs.shape[0]))
-        _, _, Vt = np.linalg.svd(Fs - Fs.mean(axis=0), full_matrices=False)
+        _, sv, Vt = np.linalg.svd(Fs, full_matrices=False)  # Fs is centred: mean_ is F's
+        rank = max(int(np.sum(sv > 1e-9 * max(sv[0], 1e-300))), 1)
+        k = rank if self.n_components is None else int(min(self.n_components, rank))
         W0 = Vt[:k].T * np.sign(Vt[:k].sum(axis=1))  # sign-fixed: a deterministic start
         self.init_components_ = W0
         if self.max_iter > 0:
@@ -323,11 +356,25 @@ class PerceptualMetric(ParamValidationMixin, TransformerMixin, BaseEstimator):
         self.n_features_in_ = F.shape[1]
         return self
 
-    def _block_weights(self, n_features):
-        n_desc = n_features - 2 * self.features_.n_mels
-        w = np.empty(n_features)
-        w[: n_features - n_desc] = 1.0 / np.sqrt(n_features - n_desc)
-        w[n_features - n_desc :] = float(self.descriptor_weight) / np.sqrt(n_desc)
+    def _check_block_weights(self, extractor):
+        weights = {} if self.block_weights is None else dict(self.block_weights)
+        blocks = extractor._check_blocks()
+        for b, v in weights.items():
+            if b not in blocks:
+                raise ParameterError(
+                    f"block_weights names {b!r}, which is not one of the blocks {list(blocks)}."
+                )
+            if isinstance(v, bool) or not isinstance(v, Real) or not np.isfinite(v) or v <= 0:
+                raise ParameterError(
+                    f"block_weights[{b!r}] must be a positive number, got {v!r}."
+                )
+        return weights
+
+    def _block_scaling(self, weights):
+        """Per-feature divisor: sqrt(block width) / block weight (equal variance per block)."""
+        w = np.empty(self.features_.n_features_out_)
+        for b, sl in self.features_.feature_blocks_.items():
+            w[sl] = float(weights.get(b, 1.0)) / np.sqrt(sl.stop - sl.start)
         return w
 
     @staticmethod
@@ -407,13 +454,30 @@ class PerceptualMetric(ParamValidationMixin, TransformerMixin, BaseEstimator):
                               for _, r, M, m in blocks]))
 
     # ------------------------------------------------------------------ persistence
-    def to_json(self, path=None):
+    def to_json(self, path=None, *, components_dtype="float32"):
         """The fitted metric as JSON text (no pickle); written to ``path`` if given.
 
-        Arrays are stored as base64 text of little-endian float32 (with their shape), which
+        Arrays are stored as base64 text of little-endian floats (with their shape), which
         keeps the shipped metric small.
+
+        Parameters
+        ----------
+        path : str or path-like, default=None
+            Where to write the text.
+        components_dtype : {"float32", "float16"}, default="float32"
+            Precision of the stored map. ``"float16"`` halves the file (the shipped metric
+            keeps the whole span of its 201 training sounds this way) and moves embedding
+            distances by about 1e-3 relative.
+
+        Returns
+        -------
+        text : str
         """
         check_is_fitted(self, "components_")
+        if components_dtype not in ("float32", "float16"):
+            raise ParameterError(
+                f"components_dtype must be 'float32' or 'float16', got {components_dtype!r}."
+            )
         r = _encode_array
 
         state = {
@@ -422,7 +486,7 @@ class PerceptualMetric(ParamValidationMixin, TransformerMixin, BaseEstimator):
             "features": self.features_.get_params(),
             "mean": r(self.mean_),
             "scale": r(self.scale_),
-            "components": r(self.components_),
+            "components": r(self.components_, components_dtype),
             "studies": sorted(self.studies_),
             "loss": self.loss_,
         }
@@ -442,7 +506,8 @@ class PerceptualMetric(ParamValidationMixin, TransformerMixin, BaseEstimator):
         state = json.loads(text)
         if state.get("format") != "perceptual_timbre.PerceptualMetric/1":
             raise ParameterError(f"{source!r} is not a saved PerceptualMetric.")
-        metric = cls(**state["params"])
+        known = cls().get_params()
+        metric = cls(**{k: v for k, v in state["params"].items() if k in known})
         metric.features_ = SoundFeatures(**state["features"]).fit([np.ones(8)])
         metric.mean_ = _decode_array(state["mean"])
         metric.scale_ = _decode_array(state["scale"])
@@ -477,18 +542,24 @@ class PerceptualMetric(ParamValidationMixin, TransformerMixin, BaseEstimator):
         return tags
 
 
-def _encode_array(a):
+_DTYPES = {"float32": "<f4", "float16": "<f2"}
+
+
+def _encode_array(a, dtype="float32"):
     import base64
 
-    a = np.ascontiguousarray(a, dtype="<f4")
-    return {"shape": list(a.shape), "float32_base64": base64.b64encode(a.tobytes()).decode()}
+    a = np.ascontiguousarray(a, dtype=_DTYPES[dtype])
+    return {"shape": list(a.shape), f"{dtype}_base64": base64.b64encode(a.tobytes()).decode()}
 
 
 def _decode_array(d):
     import base64
 
-    raw = np.frombuffer(base64.b64decode(d["float32_base64"]), dtype="<f4")
-    return raw.astype(np.float64).reshape(d["shape"])
+    for dtype, code in _DTYPES.items():
+        if f"{dtype}_base64" in d:
+            raw = np.frombuffer(base64.b64decode(d[f"{dtype}_base64"]), dtype=code)
+            return raw.astype(np.float64).reshape(d["shape"])
+    raise ParameterError(f"unknown array encoding {sorted(d)} in a saved PerceptualMetric.")
 
 
 def _study_data(studies, data_home, sr):
@@ -552,7 +623,7 @@ def _main(argv=None):
         warnings.simplefilter("ignore", UserWarning)
         metric = fit_perceptual_metric(None, data_home=args.data_home, **DEFAULT_PARAMS)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    metric.to_json(args.output)
+    metric.to_json(args.output, components_dtype=PRETRAINED_COMPONENTS_DTYPE)
     size = Path(args.output).stat().st_size
     print(f"wrote {args.output} ({size / 1024:.0f} KB, {len(metric.studies_)} studies)")
     return 0
