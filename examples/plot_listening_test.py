@@ -1,6 +1,6 @@
 """
-Design a listening test for your own sounds, then refit with the new ratings
-===========================================================================
+Design a listening test for your own sounds and refit with its ratings
+======================================================================
 
 A timbre space is only as good as the ratings behind it. This example runs the whole loop
 of :mod:`perceptual_timbre.listening` on twelve instrument notes:
