@@ -568,3 +568,25 @@ def test_benchmark_summary_chooses_shrinkage_without_the_held_out_family():
     assert out["budget_to_reach_random_80"]["uncertainty"] == pytest.approx(92.5)
     assert out["pass"]["coverage_reaches_random80_within_75"]
     assert not out["pass"]["shrunk_20_never_below_prior"]
+
+
+def test_bootstrap_ensemble_feeds_the_uncertainty_strategy(experiment, study, tmp_path):
+    from perceptual_timbre import PerceptualMetric
+    from perceptual_timbre.listening import bootstrap_dissimilarities
+
+    exp, design = experiment
+    audio, names, D = study
+    r = read_responses(_write_csv(tmp_path / "p.csv", _answers(
+        design, D, "p", noise=0.05, rng=np.random.default_rng(2))), experiment=exp.folder)
+    ids = [f"{STUDY}/{n}" for n in names]
+    E = bootstrap_dissimilarities(PerceptualMetric(n_components=8, max_iter=20), audio, ids, r,
+                                  study=STUDY, n_members=3, random_state=0)
+    assert E.shape == (3, 11, 11) and np.all(np.isfinite(E))
+    assert not np.allclose(E[0], E[1])  # members saw different pairs
+    nxt = design_experiment(names, n_pairs=5, strategy="uncertainty", space=E, rated=r,
+                            random_state=0)
+    assert not np.any(r.counts[nxt.pairs[:, 0], nxt.pairs[:, 1]])  # only unrated pairs
+    with pytest.raises(ParameterError, match="n_members must be an int >= 2"):
+        bootstrap_dissimilarities(PerceptualMetric(), audio, ids, r, n_members=1)
+    with pytest.raises(ParameterError, match="11 rated sounds in the order"):
+        bootstrap_dissimilarities(PerceptualMetric(), audio[:5], ids, r)

@@ -18,6 +18,7 @@ Examples
 """
 
 from ._design import STRATEGIES, ExperimentDesign, design_experiment
+from ._ensemble import bootstrap_dissimilarities
 from ._read import REQUIRED_COLUMNS, ListeningRatings, read_responses
 from ._write import integrated_loudness, load_experiment, write_experiment
 
@@ -26,6 +27,7 @@ __all__ = [
     "REQUIRED_COLUMNS",
     "ExperimentDesign",
     "ListeningRatings",
+    "bootstrap_dissimilarities",
     "design_experiment",
     "integrated_loudness",
     "load_experiment",
