@@ -21,7 +21,7 @@ from sklearn.pipeline import Pipeline
 
 from perceptual_timbre import PerceptualVAE
 from perceptual_timbre.datasets import load_instrument_ratings, render_instrument_notes
-from perceptual_timbre.synthesis import class_centroids, interpolate_sounds, latent_path
+from perceptual_timbre.synthesis import interpolate_sounds, latent_path, sound_centroids
 from perceptual_timbre.transforms import LogMagnitude, NSGTTransformer
 
 try:  # audio players in notebooks and in the built documentation
@@ -49,7 +49,7 @@ space.fit(notes.audio, notes.instrument, vae__dissimilarity=ratings)
 # Instrument centroids
 # --------------------
 # The mean latent point of each instrument's notes serves as the instrument's position.
-centroids = class_centroids(space, notes.audio, notes.instrument)
+centroids = sound_centroids(space, notes.audio, notes.instrument)
 print({name: np.round(z[:3], 2) for name, z in list(centroids.items())[:3]}, "...")
 
 # %%

@@ -15,7 +15,7 @@ from scipy.stats import pearsonr
 from sklearn.exceptions import NotFittedError
 
 import perceptual_timbre
-from perceptual_timbre import embed_sounds
+from perceptual_timbre import embed_sounds, make_timbre_space
 from perceptual_timbre.descriptors import (
     audio_descriptors,
     compute_descriptors,
@@ -26,10 +26,10 @@ from perceptual_timbre.descriptors import (
 from perceptual_timbre.exceptions import ParameterError
 from perceptual_timbre.synthesis import (
     DescriptorPathSynthesizer,
-    class_centroids,
     interpolate_sounds,
     latent_path,
     render_path,
+    sound_centroids,
     target_shape,
 )
 
@@ -85,7 +85,7 @@ def test_latent_path_linear_and_slerp():
 
 @pytest.mark.quality
 def test_interpolate_between_instruments_is_continuous(space, rendered_notes):
-    centroids = class_centroids(space, rendered_notes.audio, rendered_notes.instrument)
+    centroids = sound_centroids(space, rendered_notes.audio, rendered_notes.instrument)
     out = interpolate_sounds(space, "Flute", "Trumpet", n_steps=16, duration=1.5,
                              centroids=centroids)
     assert out.audio.shape == (round(1.5 * out.sr),) and np.all(np.isfinite(out.audio))
@@ -263,3 +263,80 @@ def test_frozen_space_survives_clone(space, rendered_notes):
     # a bare fitted Pipeline is unfitted by clone: the error says so
     with pytest.raises(NotFittedError, match="not fitted"):
         clone(DescriptorPathSynthesizer(space=space)).fit(rendered_notes.audio[:4])
+
+
+# ------------------------------------------------------- the generalizing (teacher) space
+@pytest.fixture(scope="module")
+def teacher_space(rendered_notes):
+    """The space a new user should take: the pretrained metric as teacher, no ratings."""
+    return make_timbre_space(teacher="pretrained", random_state=seed()).fit(rendered_notes.audio)
+
+
+@pytest.fixture(scope="module")
+def teacher_synth(teacher_space, rendered_notes):
+    return DescriptorPathSynthesizer(space=teacher_space, n_steps=N_STEPS,
+                                     random_state=seed()).fit(rendered_notes.audio,
+                                                              rendered_notes.instrument)
+
+
+@pytest.mark.quality
+@pytest.mark.parametrize("shape", ["increase", "decrease"])
+def test_teacher_space_synthesis_follows_target_on_audio(teacher_synth, shape):
+    out = teacher_synth.synthesize("Flute", shape, duration=2.0)
+    check(_audio_vs_target(out)[0], ">", 0.9, "teacher space: Pearson(audio centroid, target)")
+
+
+@pytest.mark.quality
+def test_teacher_space_renders_a_path_between_study_sounds(teacher_space, load_study):
+    """A path between the two most distant stimuli of a study the space never saw: the
+    re-analysed start and end of the audio (median log frame of their first and last
+    0.25 s) lie nearer the decoded spectrum of their own end point than of the other."""
+    from scipy.spatial.distance import cdist
+
+    sounds, _, _ = load_study("McAdams1995")
+    Z = embed_sounds(teacher_space, sounds)
+    i, j = np.unravel_index(np.argmax(cdist(Z, Z)), (len(Z), len(Z)))
+    audio = render_path(teacher_space, latent_path(Z[i], Z[j], n_steps=16), duration=2.0)
+    seg = int(0.25 * teacher_space.sr_)
+    frames = teacher_space.transformer_.transform_frames([audio[:seg], audio[-seg:]])
+    ends = np.vstack([np.median(teacher_space.log_.transform(f), axis=0) for f in frames])
+    d = cdist(ends, teacher_space.log_.transform(teacher_space.decode_frames(Z[[i, j]])))
+    check(d[0, 0] / d[0, 1], "<", 1, "start of the path: log-spectral distance to a / to b")
+    check(d[1, 1] / d[1, 0], "<", 1, "end of the path: log-spectral distance to b / to a")
+
+
+@pytest.fixture(scope="module", params=["paper pipeline", "teacher", "teacher + ratings",
+                                        "joblib-loaded teacher"])
+def any_space(request, space, teacher_space, rendered_notes, tmp_path_factory):
+    import joblib
+
+    from perceptual_timbre.datasets import load_instrument_ratings
+
+    if request.param == "paper pipeline":
+        return space
+    if request.param == "teacher":
+        return teacher_space
+    if request.param == "teacher + ratings":
+        return make_timbre_space(teacher="pretrained", max_epochs=10, random_state=0).fit(
+            rendered_notes.audio, rendered_notes.instrument,
+            dissimilarity=load_instrument_ratings().ratings)
+    path = tmp_path_factory.mktemp("space") / "space.joblib"
+    joblib.dump(teacher_space, path)
+    return joblib.load(path)
+
+
+def test_every_tool_accepts_every_space(any_space, rendered_notes):
+    audio, labels = rendered_notes.audio[::4], rendered_notes.instrument[::4]
+    Z = embed_sounds(any_space, audio)
+    assert Z.shape[0] == len(audio) and np.all(np.isfinite(Z))
+    centroids = sound_centroids(any_space, audio, labels)
+    np.testing.assert_allclose(centroids["Flute"], Z[labels == "Flute"].mean(axis=0))
+    out = interpolate_sounds(any_space, "Flute", audio[0], n_steps=4, duration=0.5,
+                             centroids=centroids)
+    assert out.audio.shape == (round(0.5 * out.sr),) and np.abs(out.audio).max() > 0
+    dmap = descriptor_map(any_space, Z, "spectral_centroid", resolution=4)
+    assert dmap.values.shape == (4, 4, 1) and np.all(np.isfinite(dmap.values))
+    synth = DescriptorPathSynthesizer(space=any_space, n_steps=6, n_grid=100, max_iter=10,
+                                      random_state=0).fit(audio, labels)
+    assert synth.synthesize("Oboe", "increase", duration=0.5).latent_path.shape == (
+        6, Z.shape[1])

@@ -97,7 +97,7 @@ def descriptor_map(space, Z, names="spectral_centroid", *, axes=None, n_componen
 
     Parameters
     ----------
-    space : Pipeline or (transformer, vae) pair
+    space : TimbreSpace, Pipeline or (transformer, vae) pair
         A fitted timbre space (see :class:`perceptual_timbre.DescriptorPathSynthesizer`).
     Z : array-like of shape (n_latents, latent_dim)
         Latents that define the plane and its extent (e.g. ``space.transform(X_train)``).

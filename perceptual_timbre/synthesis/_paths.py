@@ -8,7 +8,7 @@ from sklearn.utils import Bunch
 from .._space import as_space, check_latent, check_n_steps
 from ..exceptions import ParameterError
 
-__all__ = ["class_centroids", "interpolate_sounds", "latent_path", "render_path"]
+__all__ = ["sound_centroids", "interpolate_sounds", "latent_path", "render_path"]
 
 PATH_METHODS = ("linear", "slerp")
 
@@ -62,12 +62,12 @@ def latent_path(start, end, n_steps=32, method="linear"):
     return (1 - t) * start + t * end
 
 
-def class_centroids(space, X, y):
+def sound_centroids(space, X, y):
     """Mean latent point of each class (e.g. instrument) of sounds ``X``.
 
     Parameters
     ----------
-    space : Pipeline or (transformer, vae) pair
+    space : TimbreSpace, Pipeline or (transformer, vae) pair
         A fitted timbre space.
     X : array-like of shape (n_sounds, n_audio_samples) or list of 1-D arrays
     y : array-like of shape (n_sounds,)
@@ -91,7 +91,7 @@ def _resolve_point(sp, point, centroids, name):
     ):
         if centroids is None:
             raise ParameterError(
-                f"{name}={point!r} is a label; pass centroids (e.g. class_centroids(space, X, y))."
+                f"{name}={point!r} is a label; pass centroids (e.g. sound_centroids(space, X, y))."
             )
         if point not in centroids:
             raise ParameterError(f"{name}={point!r} is not one of {sorted(map(str, centroids))}.")
@@ -117,7 +117,7 @@ def render_path(space, Z_path, duration=None):
 
     Parameters
     ----------
-    space : Pipeline or (transformer, vae) pair
+    space : TimbreSpace, Pipeline or (transformer, vae) pair
         A fitted timbre space.
     Z_path : array-like of shape (n_steps, latent_dim)
     duration : float, default=None
@@ -148,7 +148,7 @@ def interpolate_sounds(space, a, b, *, n_steps=32, method="linear", duration=Non
 
     Parameters
     ----------
-    space : Pipeline or (transformer, vae) pair
+    space : TimbreSpace, Pipeline or (transformer, vae) pair
         A fitted timbre space.
     a, b : latent point (latent_dim,), mono sound (n_audio_samples,) or class label
         End points: a latent vector, a sound (encoded through the space) or a label looked up
@@ -158,7 +158,7 @@ def interpolate_sounds(space, a, b, *, n_steps=32, method="linear", duration=Non
     duration : float, default=None
         Seconds of audio; default the spectral transformer's ``duration``.
     centroids : dict of label -> latent point, default=None
-        For labels, e.g. :func:`class_centroids` or a fitted synthesizer's ``centroids_``.
+        For labels, e.g. :func:`sound_centroids` or a fitted synthesizer's ``centroids_``.
 
     Returns
     -------

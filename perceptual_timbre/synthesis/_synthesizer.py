@@ -88,7 +88,7 @@ class DescriptorPathSynthesizer(ParamValidationMixin, BaseEstimator):
 
     Parameters
     ----------
-    space : Pipeline, (transformer, vae) pair, or FrozenEstimator of one
+    space : TimbreSpace, Pipeline, (transformer, vae) pair, or FrozenEstimator of one
         A fitted timbre space, e.g. ``Pipeline([("nsgt", NSGTTransformer()), ("log",
         LogMagnitude()), ("vae", PerceptualVAE())])`` after ``fit``. It is used, not refitted.
         :func:`sklearn.base.clone` (and so ``GridSearchCV``) clones parameters, which unfits
