@@ -242,3 +242,15 @@ def test_cuda_matches_cpu(tones):
     S = cpu.transform(tones)
     assert _db(gpu.transform(tones), S) < -100
     assert _db(gpu.inverse_transform(S), cpu.inverse_transform(S)) < -60
+
+
+def test_estimator_pickled_before_the_torch_backend_loads(tones):
+    est = NSGTTransformer("mel", n_iter=2, duration=0.25).fit(tones)
+    state = dict(est.__getstate__())
+    assert "_cache" in est.__dict__  # pickling leaves the live estimator's set-ups alone
+    for key in ("device", "backend", "device_"):
+        del state[key]  # as pickled by the previous version
+    old = NSGTTransformer.__new__(NSGTTransformer)
+    old.__setstate__(state)
+    assert old.get_params()["backend"] == "torch" and old.device_ == "cpu"
+    np.testing.assert_allclose(old.transform(tones), est.transform(tones))

@@ -316,6 +316,15 @@ class _GriffinLimTransformer(_SpectralTransformer):
         self.device_ = str(resolve_device(self.device))
         return super()._fit(X)
 
+    def __setstate__(self, state):
+        # Estimators pickled before the torch backend: same parameters, torch on the CPU.
+        state = dict(state)
+        state.setdefault("device", "auto")
+        state.setdefault("backend", "torch")
+        if "sr_" in state:
+            state.setdefault("device_", "cpu")
+        super().__setstate__(state)
+
     def _torch_device(self):
         """The fitted device, or the CPU (with a DeviceWarning) where it is unavailable."""
         import torch

@@ -212,8 +212,9 @@ class NSGTTransformer(_GriffinLimTransformer):
         return cache[length]
 
     def __getstate__(self):
-        # nsgt objects hold lambdas (not picklable); they are rebuilt on demand.
-        state = super().__getstate__()
+        # nsgt objects hold lambdas (not picklable); they are rebuilt on demand. A copy: the
+        # live estimator keeps its set-ups.
+        state = dict(super().__getstate__())
         state.pop("_cache", None)
         state.pop("_torch_cache", None)
         return state

@@ -6,7 +6,8 @@ set-up (``nsgfwin`` / ``calcwinrange`` / ``nsdual``, real input, ``matrixform=Tr
 it), so the coefficients are nsgt's to rounding error. What nsgt does bin by bin in a Python
 loop, one signal at a time, is done here as one gather + batched inverse FFT (analysis) and one
 batched FFT + ``index_add`` (synthesis), over a whole batch of equal-length signals, on any torch
-device.
+device. The lowest bins, whose windows are a few samples long, use a direct DFT over the
+window's support (a matrix product) instead of an FFT of length ``M``, which is often prime.
 
 Analysis of bin ``k`` (nsgt's ``nsgtf_loop``): the signal's spectrum ``F`` is read at the
 bin's frequency positions ``win_range``, multiplied by the window ``g_k``, placed in a buffer of
