@@ -1,11 +1,13 @@
 """Offline rendering of General MIDI instrument notes from a SoundFont (tinysoundfont)."""
 
+import contextvars
 import functools
 import numbers
 import os
 from pathlib import Path
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.utils import Bunch
 
 from ..exceptions import DataNotFoundError, ParameterError
@@ -22,6 +24,9 @@ DEFAULT_VELOCITIES = (64, 100)
 _RELEASE_FRACTION = 0.25  # last quarter of each note: note-off and its release tail
 _FADE_SECONDS = 0.01  # raised-cosine fade so every note ends exactly at silence
 _SILENCE = 1e-4  # peak below this (full scale 1.0) counts as a silent render
+# joblib workers of the render under way: not part of the render cache's key (the notes do
+# not depend on it), so it reaches the cached function through a context variable.
+_RENDER_JOBS = contextvars.ContextVar("render_n_jobs", default=None)
 
 _DESCR = """\
 General MIDI instrument notes rendered offline with TinySoundFont from {soundfont}.
@@ -111,10 +116,8 @@ def _flush(synth, sr):
     raise RuntimeError("the synthesizer did not fall silent within 2 s of sounds_off.")
 
 
-@functools.lru_cache(maxsize=8)
-def _render_cached(soundfont, stamp, programs, pitches, velocities, duration, sr):
-    """Render every (program, pitch, velocity); cached, the result is read-only."""
-    del stamp  # part of the cache key only: a rewritten SoundFont file renders afresh
+def _render_program(soundfont, program, pitches, velocities, duration, sr):
+    """Every (pitch, velocity) of one program, with a synthesizer of its own."""
     tsf = _import_tinysoundfont()
     synth = tsf.Synth(samplerate=sr)
     try:
@@ -125,29 +128,45 @@ def _render_cached(soundfont, stamp, programs, pitches, velocities, duration, sr
     n_hold = int(round(n_samples * (1 - _RELEASE_FRACTION)))
     n_fade = min(int(round(_FADE_SECONDS * sr)), n_samples // 4)
     fade = 0.5 * (1 + np.cos(np.linspace(0, np.pi, n_fade)))
-    out = np.empty((len(programs) * len(pitches) * len(velocities), n_samples), np.float32)
+    out = np.empty((len(pitches) * len(velocities), n_samples), np.float32)
+    if synth.sfpreset_name(sfid, 0, program) is None:
+        raise ParameterError(f"{soundfont} has no preset for General MIDI program {program}.")
+    synth.program_select(0, sfid, 0, program)
     row = 0
-    for program in programs:
-        if synth.sfpreset_name(sfid, 0, program) is None:
-            raise ParameterError(f"{soundfont} has no preset for General MIDI program {program}.")
-        synth.program_select(0, sfid, 0, program)
-        for pitch in pitches:
-            for velocity in velocities:
-                _flush(synth, sr)
-                synth.noteon(0, pitch, velocity)
-                held = np.frombuffer(synth.generate(n_hold), dtype=np.float32)
-                synth.noteoff(0, pitch)
-                tail = np.frombuffer(synth.generate(n_samples - n_hold), dtype=np.float32)
-                x = np.concatenate([held, tail]).reshape(-1, 2).mean(axis=1)
-                x = x - x.mean()
-                x[n_samples - n_fade:] *= fade
-                if np.max(np.abs(x)) < _SILENCE:
-                    raise ParameterError(
-                        f"{soundfont} rendered silence for program {program}, pitch {pitch}, "
-                        f"velocity {velocity}; the preset may not cover this pitch."
-                    )
-                out[row] = x
-                row += 1
+    for pitch in pitches:
+        for velocity in velocities:
+            _flush(synth, sr)
+            synth.noteon(0, pitch, velocity)
+            held = np.frombuffer(synth.generate(n_hold), dtype=np.float32)
+            synth.noteoff(0, pitch)
+            tail = np.frombuffer(synth.generate(n_samples - n_hold), dtype=np.float32)
+            x = np.concatenate([held, tail]).reshape(-1, 2).mean(axis=1)
+            x = x - x.mean()
+            x[n_samples - n_fade:] *= fade
+            if np.max(np.abs(x)) < _SILENCE:
+                raise ParameterError(
+                    f"{soundfont} rendered silence for program {program}, pitch {pitch}, "
+                    f"velocity {velocity}; the preset may not cover this pitch."
+                )
+            out[row] = x
+            row += 1
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _render_cached(soundfont, stamp, programs, pitches, velocities, duration, sr):
+    """Render every (program, pitch, velocity); cached, the result is read-only.
+
+    Programs are rendered by ``_RENDER_JOBS`` joblib workers (each note is flushed before it
+    starts, so a program renders the same alone or after another).
+    """
+    del stamp  # part of the cache key only: a rewritten SoundFont file renders afresh
+    n_jobs = _RENDER_JOBS.get() if len(programs) > 1 else 1
+    parts = Parallel(n_jobs=n_jobs)(
+        delayed(_render_program)(soundfont, program, pitches, velocities, duration, sr)
+        for program in programs
+    )
+    out = np.concatenate(parts)
     out.flags.writeable = False
     return out
 
@@ -159,6 +178,7 @@ def render_instrument_notes(
     duration=1.0,
     sr=22050,
     soundfont=None,
+    n_jobs=None,
 ):
     """Render real sampled instrument notes offline from a General MIDI SoundFont.
 
@@ -183,6 +203,11 @@ def render_instrument_notes(
     soundfont : str or path-like, default=None
         An .sf2/.sf3 file; default :func:`default_soundfont` (TimGM6mb, shipped with
         pretty_midi).
+    n_jobs : int, default=None
+        joblib workers over instruments (``None``: 1 unless a ``joblib.parallel_config``
+        context says otherwise; ``-1``: all cores). The default backend is loky (processes);
+        any joblib backend set with ``joblib.parallel_config`` (threading, or dask for a
+        cluster) is used instead. The notes do not depend on it.
 
     Returns
     -------
@@ -203,7 +228,8 @@ def render_instrument_notes(
     Notes
     -----
     Rendering is deterministic and cached in memory per argument set (the 12 x 7 x 2 default
-    notes take well under a second); every call returns fresh copies.
+    notes take well under a second); every call returns fresh copies. For large corpora,
+    ``n_jobs`` renders the instruments in parallel.
 
     Examples
     --------
@@ -229,10 +255,17 @@ def render_instrument_notes(
         raise DataNotFoundError(f"SoundFont file {path} does not exist.")
     path = path.resolve()
     stat = path.stat()
-    audio = _render_cached(
-        str(path), (stat.st_size, stat.st_mtime_ns), tuple(programs.values()),
-        pitches, velocities, float(duration), sr,
-    )
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral)
+                               or n_jobs == 0):
+        raise ParameterError(f"n_jobs must be a non-zero integer or None, got {n_jobs!r}.")
+    token = _RENDER_JOBS.set(n_jobs)
+    try:
+        audio = _render_cached(
+            str(path), (stat.st_size, stat.st_mtime_ns), tuple(programs.values()),
+            pitches, velocities, float(duration), sr,
+        )
+    finally:
+        _RENDER_JOBS.reset(token)
     names, progs = list(programs), list(programs.values())
     n_each = len(pitches) * len(velocities)
     return Bunch(

@@ -346,7 +346,11 @@ class SoundFeatures(ParamValidationMixin, TransformerMixin, BaseEstimator):
         Keep each sound's row in a per-process cache keyed by a hash of its samples and of
         these parameters, so the same sound is analysed once.
     n_jobs : int, default=None
-        Number of joblib workers over sounds (``None`` = 1, ``-1`` = all cores).
+        Number of joblib workers over sounds (``None`` = 1 unless a
+        ``joblib.parallel_config`` context says otherwise, ``-1`` = all cores). Threads by
+        default (the analysis releases the GIL); a backend set with
+        ``joblib.parallel_config`` is used instead: ``"loky"`` processes, or ``"dask"`` to
+        spread a large corpus over a cluster. Rows do not depend on it.
 
     Attributes
     ----------
