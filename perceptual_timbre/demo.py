@@ -5,11 +5,15 @@ Run it with ``python -m perceptual_timbre --output output`` (or ``make demo``). 
 1. renders the 12 instruments of the combined ratings from the default General MIDI SoundFont;
 2. round-trips them through each spectral transform (STFT, DCT, NSGT-CQT), writes the
    resynthesized WAV files, a figure of the spectra and a reconstruction-quality table;
-3. fits the timbre space (NSGT -> LogMagnitude -> PerceptualVAE) with and without the
-   12-instrument ratings and prints the regularized-vs-unregularized table;
-4. writes a plot of the space, the fitted model (joblib), and WAV files decoded from the
+3. fits the timbre space a new user should take: :func:`make_timbre_space` with the
+   pretrained perceptual metric as teacher (it places sounds it never heard where listeners
+   would) plus the 12-instrument ratings, and its agreement with those ratings;
+4. "paper mode": the paper's frame VAE (NSGT -> LogMagnitude -> PerceptualVAE) with and without
+   the ratings, and the regularized-vs-unregularized table (paper KL, centroid Spearman);
+5. writes a plot of the spaces, the fitted model (joblib), and WAV files decoded from the
    instrument centroids;
-5. renders a latent path between two instruments and one descriptor-guided synthesis.
+6. renders, from the timbre space, a latent path between two instruments and one
+   descriptor-guided synthesis.
 """
 
 import argparse
@@ -122,10 +126,11 @@ def _make_space(regularized, random_state, quick):
     return Pipeline([("nsgt", NSGTTransformer()), ("log", LogMagnitude()), ("vae", vae)])
 
 
-def _space_scores(pipe, notes, ratings):
+def _space_scores(space, notes, ratings):
+    from .embedding import embed_sounds
     from .metrics import centroid_correlation, latent_kl_divergence
 
-    Z = pipe.transform(notes.audio)
+    Z = embed_sounds(space, notes.audio, notes.sr)
     return Z, {
         "paper KL (lower better)": latent_kl_divergence(Z, notes.instrument, ratings),
         "centroid Spearman": centroid_correlation(Z, notes.instrument, ratings),
@@ -168,7 +173,7 @@ def main(argv=None):
     rows = _transform_round_trip(notes, out, plt)
     _log(_table(rows, list(rows[0])))
 
-    # 3. the timbre space, regularized by ratings, vs the plain VAE
+    # 3./4. the timbre space (teacher + ratings), and paper mode: regularized vs plain VAE
     home = get_data_home(args.data_home)
     try:
         rated = load_instrument_ratings(data_home=args.data_home)
@@ -184,7 +189,19 @@ def main(argv=None):
             f"dissimilarity_mean.csv, see ../shared/data/README.md). Fitting the "
             f"unregularized space instead."
         )
-    spaces, results = {}, []
+    from . import make_timbre_space
+
+    space = make_timbre_space(teacher="pretrained", random_state=args.random_state,
+                              **({"max_epochs": 20} if args.quick else {}))
+    t0 = time.perf_counter()
+    space.fit(notes.audio, notes.instrument if ratings is not None else None,
+              dissimilarity=ratings)
+    spaces = {"timbre space (teacher + ratings)": space}
+    results = [{"space": "timbre space (teacher + ratings)",
+                "fit (s)": f"{time.perf_counter() - t0:.1f}", "epochs": len(space.history_)}]
+    if ratings is not None:
+        results[0].update({k: f"{v:.3f}" for k, v in _space_scores(space, notes, ratings)[1]
+                           .items()})
     for name, regularized in [("unregularized", False), ("regularized", True)]:
         if regularized and ratings is None:
             continue
@@ -200,19 +217,21 @@ def main(argv=None):
             _, scores = _space_scores(pipe, notes, ratings)
             row.update({k: f"{v:.3f}" for k, v in scores.items()})
         results.append(row)
-    _log("\n== Timbre space: regularized vs unregularized (same seed) ==")
+    _log("\n== Timbre space (pretrained teacher + ratings), and paper mode: the frame VAE "
+         "regularized vs unregularized (same seed) ==")
     _log(_table(results, list(results[-1])))
     (out / "space_scores.json").write_text(json.dumps(results, indent=2))
 
-    # 4. plot, model, instrument centroids decoded to audio
+    # 5. plot, model, instrument centroids decoded to audio
+    from .embedding import embed_sounds
     from .plotting import plot_timbre_space
 
-    best = spaces.get("regularized", spaces["unregularized"])
-    Z = best.transform(notes.audio)
+    best = space
+    Z = embed_sounds(best, notes.audio, notes.sr)
     fig, axes = plt.subplots(1, len(spaces), figsize=(6 * len(spaces), 5), squeeze=False)
-    for ax, (name, pipe) in zip(axes[0], spaces.items()):
-        plot_timbre_space(pipe.transform(notes.audio), notes.instrument, ax=ax)
-        ax.set_title(f"{name} timbre space (PCA of latents)")
+    for ax, (name, sp) in zip(axes[0], spaces.items()):
+        plot_timbre_space(embed_sounds(sp, notes.audio, notes.sr), notes.instrument, ax=ax)
+        ax.set_title(f"{name} (PCA of latents)", fontsize=9)
     fig.tight_layout()
     fig.savefig(out / "timbre_space.png", dpi=120)
     plt.close(fig)
@@ -225,7 +244,7 @@ def main(argv=None):
         _write_wav(folder / f"{lab}.wav", wav, notes.sr)
     _log(f"\nWrote the space plot, the model and {len(labels)} centroid WAVs to {out}/.")
 
-    # 5. a path between two instruments, and descriptor-guided synthesis. Endpoints are single
+    # 6. a path between two instruments, and descriptor-guided synthesis. Endpoints are single
     # notes (G4, forte): an instrument centroid averages its pitches into a blurred spectrum.
     from .descriptors import audio_descriptors
     from .plotting import plot_descriptor_curves, plot_spectrogram
@@ -240,8 +259,8 @@ def main(argv=None):
     _write_wav(out / "path_flute_to_trumpet.wav", path.audio, path.sr)
     fig, axes = plt.subplots(2, 1, figsize=(8, 7))
     axes[0].imshow(np.log(path.frames.T + 1e-3), origin="lower", aspect="auto", cmap="magma")
-    axes[0].set(title="Latent path Flute -> Trumpet (G4): decoded NSGT frames",
-                xlabel="path step", ylabel="NSGT bin")
+    axes[0].set(title="Latent path Flute -> Trumpet (G4): decoded frames",
+                xlabel="path step", ylabel="frequency bin")
     plot_spectrogram(path.audio, path.sr, ax=axes[1])
     axes[1].set_title("Rendered audio (one Griffin-Lim over the whole path)")
     fig.tight_layout()

@@ -88,10 +88,12 @@ def test_regularized_beats_plain_on_paper_kl_and_centroid_spearman(grey, plain_a
     kl_plain, rho_plain = _agreement(plain, grey)
     kl_reg, rho_reg = _agreement(reg, grey)
     check(kl_plain / kl_reg, ">", 2, "paper KL, plain / regularized")
-    check(rho_reg - rho_plain, ">", 0.05, "centroid Spearman gain")
+    # over seeds 0-4: gain 0.06-0.11, reconstruction ratio 1.4-1.8 (quality_margins.md)
+    check(rho_reg - rho_plain, ">", 0, "centroid Spearman gain")
     # the regularized space still reconstructs the spectra (error in dB^2, not collapsed)
     err_reg = reg.reconstruction_error(grey["X"])
-    check(err_reg / plain.reconstruction_error(grey["X"]), "<", 2, "reconstruction, reg / plain")
+    check(err_reg / plain.reconstruction_error(grey["X"]), "<", 2.5,
+          "reconstruction, reg / plain")
     check(err_reg / np.var(grey["X"], axis=0).mean(), "<", 0.5, "reconstruction / variance")
 
 
@@ -266,9 +268,9 @@ def test_history_schedule_and_verbose(grey, capsys):
 def test_early_stopping_restores_and_stops(grey):
     X = grey["X"]
     model = PerceptualVAE(
-        **dict(FAST, max_epochs=300, early_stopping=True, n_iter_no_change=2)
+        **dict(FAST, max_epochs=500, early_stopping=True, n_iter_no_change=2)
     ).fit(X)
-    check(model.n_epochs_, "<", 300, "epochs run")
+    check(model.n_epochs_, "<", 500, "epochs run")  # 85-244 over seeds 0-4
     assert all(h["val_loss"] is not None for h in model.history_)
     with pytest.raises(ParameterError, match="validation_fraction"):
         PerceptualVAE(early_stopping=True, validation_fraction=0.0).fit(X)
@@ -396,7 +398,7 @@ def test_twelve_instruments_regularized_beats_plain(instruments):
         scores[alpha] = (latent_kl_divergence(Z, y, ratings), centroid_correlation(Z, y, ratings))
     (kl_plain, rho_plain), (kl_reg, rho_reg) = scores[0.0], scores[1.0]
     check(kl_plain / kl_reg, ">", 5, "paper KL, plain / regularized")  # paper: 517 -> 2.8
-    check(rho_reg - rho_plain, ">", 0.2, "centroid Spearman gain")
+    check(rho_reg - rho_plain, ">", 0.1, "centroid Spearman gain")  # 0.29-0.50 over seeds
 
 
 def _row_spearman(Z, y, train, test, ratings):
@@ -432,9 +434,10 @@ def test_unseen_pitch_notes_are_placed_by_the_ratings(instruments):
         )
     (kl_plain, row_plain, err_plain), (kl_reg, row_reg, err_reg) = scores[0.0], scores[1.0]
     check(kl_plain / kl_reg, ">", 5, "paper KL of unseen notes, plain / regularized")
-    check(row_reg - row_plain, ">", 0.1, "held-out row Spearman gain")
+    # over seeds 0-4: gain 0.13-0.28, reconstruction ratio 0.98-1.12 (quality_margins.md)
+    check(row_reg - row_plain, ">", 0, "held-out row Spearman gain")
     # the unseen notes are reconstructed about as well
-    check(err_reg / err_plain, "<", 1.2, "held-out reconstruction, reg / plain")
+    check(err_reg / err_plain, "<", 1.3, "held-out reconstruction, reg / plain")
 
 
 # ----------------------------------------------------------------------- generalization levers
