@@ -329,20 +329,25 @@ def fast_griffin_lim(magnitude, analysis, synthesis, *, n_iter, momentum, angles
     -------
     audio : real tensor of shape (n, length)
     """
+    # X = magnitude * unit phase; the phase update a / (|a| + eps) is folded into one
+    # real scale per coefficient (fewer passes over the batch than angles, then X).
     if angles is None:
-        angles = torch.ones(magnitude.shape, dtype=_COMPLEX[magnitude.dtype],
-                            device=magnitude.device)
+        coefs = magnitude.to(_COMPLEX[magnitude.dtype])
+    else:
+        coefs = magnitude * angles
     eps = torch.finfo(magnitude.dtype).tiny
+    beta = momentum / (1.0 + momentum)
     previous = None
     for _ in range(n_iter):
-        rebuilt = analysis(synthesis(magnitude * angles))
-        if previous is not None and momentum:
-            angles = rebuilt - (momentum / (1.0 + momentum)) * previous
+        rebuilt = analysis(synthesis(coefs))
+        if previous is not None and beta:
+            a = torch.add(rebuilt, previous, alpha=-beta)
         else:
-            angles = rebuilt.clone()
-        angles /= angles.abs() + eps
+            a = rebuilt
+        scale = a.abs().add_(eps)
+        coefs = a * torch.div(magnitude, scale, out=scale)
         previous = rebuilt
-    return synthesis(magnitude * angles)
+    return synthesis(coefs)
 
 
 def cpu_context(device):
