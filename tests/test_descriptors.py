@@ -9,7 +9,6 @@ import torch
 
 from perceptual_timbre.descriptors import (
     DESCRIPTORS,
-    NSGT_TOLERANCE,
     audio_descriptors,
     compute_descriptors,
     global_nonlinearity,
@@ -66,6 +65,11 @@ def test_audio_descriptors_match_librosa_on_audio(notes):
                                rtol=1e-9)
     seg = audio_descriptors(audio[0], 22050, "spectral_centroid", n_points=5)
     assert seg.shape == (5, 1) and np.all(np.isfinite(seg))
+
+
+# Relative tolerance within which an NSGT-frame descriptor agrees with librosa's descriptor on
+# the STFT of the resynthesized audio (every rendered instrument note), per descriptor.
+NSGT_TOLERANCE = {"spectral_centroid": 0.3, "spectral_bandwidth": 0.3, "spectral_rolloff": 0.35}
 
 
 def test_nsgt_frames_agree_with_librosa_on_resynthesized_audio(notes):

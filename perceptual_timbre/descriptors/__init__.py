@@ -11,7 +11,6 @@ and sound-level features.
 from ._maps import DescriptorMap, descriptor_map, global_nonlinearity, local_smoothness
 from ._spectral import (
     DESCRIPTORS,
-    NSGT_TOLERANCE,
     audio_descriptors,
     compute_descriptors,
     loudness,
@@ -26,7 +25,6 @@ from ._spectral import (
 
 __all__ = [
     "DESCRIPTORS",
-    "NSGT_TOLERANCE",
     "DescriptorMap",
     "audio_descriptors",
     "compute_descriptors",
