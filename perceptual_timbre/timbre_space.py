@@ -225,7 +225,8 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
         return (T, mask) if mask.any() else (None, None)
 
     # ------------------------------------------------------------------ fit
-    @_fit_context(prefer_skip_nested_validation=True)
+    # the VAE inside is the user's: its parameters are validated too
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, dissimilarity=None):
         """Fit the space on sounds (no ratings needed with a teacher).
 

@@ -102,6 +102,8 @@ def test_bad_inputs(data_home):
         make_timbre_space(**kw).fit([np.ones((100, 2))] * 2)
     with pytest.raises(ParameterError, match=r"unknown parameter\(s\) \['n_layers'\]"):
         make_timbre_space(n_layers=3)
+    with pytest.raises(ParameterError, match="latent_dim"):  # the inner VAE is validated
+        make_timbre_space(**{**kw, "latent_dim": 0}).fit(b.audio)
     with pytest.raises(ParameterError, match="teacher"):
         make_timbre_space(teacher=object(), **kw).fit(b.audio)
     space = make_timbre_space(**kw).fit(b.audio[:3])
