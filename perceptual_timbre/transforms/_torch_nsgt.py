@@ -42,17 +42,22 @@ _CHUNK_COEFS = 1 << 23
 _COMPLEX = {torch.float32: torch.complex64, torch.float64: torch.complex128}
 
 
-def _buffer_layout(Lg, M):
-    """Buffer positions and window-sample order of one bin (nsgt's ``t1``/``t2`` split).
+def _buffer_layout(lengths, M):
+    """Buffer positions and window-sample order of windows of ``lengths`` (nsgt's t1/t2 split).
 
-    Window sample ``j`` (0 <= j < Lg) goes to buffer position ``pos[j]`` and reads frequency
-    ``win_range[freq[j]]``.
+    For the windows one after the other, window sample ``j`` (0 <= j < Lg) goes to buffer
+    position ``pos`` and reads frequency ``win_range[freq]``. Returns ``(window, pos, freq)``
+    for every sample of every window (``window`` indexes ``lengths``).
     """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    window = np.repeat(np.arange(lengths.size), lengths)
+    Lg = lengths[window]
+    j = np.arange(window.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     half_up, half_down = (Lg + 1) // 2, Lg // 2
-    j = np.arange(Lg)
-    pos = np.where(j < half_up, j, M - Lg + j)
-    freq = np.where(j < half_up, half_down + j, j - half_up)
-    return pos, freq
+    first = j < half_up
+    pos = np.where(first, j, M - Lg + j)
+    freq = np.where(first, half_down + j, j - half_up)
+    return window, pos, freq
 
 
 class TorchNSGT:
@@ -130,52 +135,47 @@ class TorchNSGT:
         rank[self._dir_bins] = np.arange(self._dir_bins.size)
         n_fft_coefs = self._fft_bins.size * M
 
-        def loc(b, pos):
-            if not direct[b]:
-                return rank[b] * M + pos
+        def loc(b, pos):  # flat buffer index of position pos of bin b (arrays)
             offset = np.where(pos <= M // 2, pos, pos - M)
-            return n_fft_coefs + rank[b] * self._width + offset + h
+            return np.where(direct[b], n_fft_coefs + rank[b] * self._width + offset + h,
+                            rank[b] * M + pos)
 
         o = np.arange(-h, h + 1)[:, None] * np.arange(M)[None, :]
         self._dft = np.exp(2j * np.pi * o / M) / M  # (width, M): buffer -> coefficients
 
-        # Analysis: the spectrum at the windows' supports, scattered into the buffers.
-        a_loc, a_freq, a_w = [], [], []
-        for b, k in enumerate(kept):
-            g, win = np.asarray(nsgt.g[k], dtype=np.float64), np.asarray(nsgt.wins[k])
-            if g.size > M:
-                raise ParameterError(
-                    f"nsgt window {k} has {g.size} samples, more than the {M} frames of the "
-                    f"matrix form; this set-up is not supported by the torch backend."
-                )
-            pos, freq = _buffer_layout(g.size, M)
-            a_loc.append(loc(b, pos))
-            a_freq.append(win[freq])
-            a_w.append(g)
-        self._ana = tuple(np.concatenate(a) for a in (a_loc, a_freq, a_w))
+        # Analysis: the spectrum at the windows' supports, scattered into the buffers. Each
+        # window's frequency range is contiguous (mod nn), from its first index on.
+        if np.any(lengths > M):
+            k = kept[int(np.argmax(lengths > M))]
+            raise ParameterError(
+                f"nsgt window {k} has {len(nsgt.g[k])} samples, more than the {M} frames of "
+                f"the matrix form; this set-up is not supported by the torch backend."
+            )
+        start = np.array([int(nsgt.wins[k][0]) for k in kept])
+        b, pos, freq = _buffer_layout(lengths, M)
+        g = np.concatenate([np.asarray(nsgt.g[k], dtype=np.float64) for k in kept])
+        self._ana = (loc(b, pos), (start[b] + freq) % self.nn, g)
 
-        # Synthesis: positive windows read bin b, mirrored windows the conjugate mirrored bin.
+        # Synthesis: positive windows read bin b, mirrored windows (highest band first) the
+        # conjugate mirrored coefficients of bin b; only non-negative frequencies are kept
+        # (the inverse real FFT reads only these).
         half = self.nn // 2
-        src, tgt, w, conj = [], [], [], []
-        mirrored = list(range(n_win // 2 + 1, n_win))  # bands, highest first
-        for b, k in [(b, k) for b, k in enumerate(kept)] + [
-            (self.n_bins - 1 - r, k) for r, k in enumerate(mirrored)
-        ]:
-            gd, win = np.asarray(nsgt.gd[k], dtype=np.float64), np.asarray(nsgt.wins[k])
-            pos, freq = _buffer_layout(gd.size, M)
-            is_conj = k >= n_win // 2
-            if is_conj:
-                pos = (-pos) % M  # fftsymm: conj(T[-p mod M])
-            target = win[freq]
-            keep = target <= half  # the inverse real FFT reads only these
-            src.append(loc(b, pos[keep]))
-            tgt.append(target[keep])
-            w.append(gd[keep] * M)
-            conj.append(np.full(int(keep.sum()), is_conj))
-        src, tgt, w, conj = (np.concatenate(a) for a in (src, tgt, w, conj))
+        mirrored = list(range(n_win // 2 + 1, n_win))
+        windows = kept + mirrored
+        bins = np.concatenate([np.arange(self.n_bins), self.n_bins - 1 - np.arange(len(mirrored))])
+        is_conj = np.arange(len(windows)) >= len(kept)
+        gd_lengths = np.array([len(nsgt.gd[k]) for k in windows])
+        start = np.array([int(nsgt.wins[k][0]) for k in windows])
+        w_idx, pos, freq = _buffer_layout(gd_lengths, M)
+        conj = is_conj[w_idx]
+        pos = np.where(conj, (-pos) % M, pos)  # fftsymm: conj(T[-p mod M])
+        target = (start[w_idx] + freq) % self.nn
+        gd = np.concatenate([np.asarray(nsgt.gd[k], dtype=np.float64) for k in windows]) * M
+        keep = target <= half
+        src = loc(bins[w_idx], pos)
         self._syn = {
-            "pos": (src[~conj], tgt[~conj], w[~conj]),
-            "neg": (src[conj], tgt[conj], w[conj]),
+            "pos": (src[keep & ~conj], target[keep & ~conj], gd[keep & ~conj]),
+            "neg": (src[keep & conj], target[keep & conj], gd[keep & conj]),
         }
         self._tensors = {}
 
