@@ -247,6 +247,18 @@ def summarize(raw, prior_scores, spreads, studies, levels, seeds):
              for st in STRATEGIES}
     below_raw = [r["study"] for r in first if r["random 20 %, no shrinkage"] < r["prior alone"]]
     gain = {st: float(np.mean([c[st] - c["random"] for c in curves])) for st in STRATEGIES}
+    # paired over studies (each the mean over seeds): difference to random, its standard
+    # error, and in how many studies the strategy is ahead
+    paired = []
+    for li, level in enumerate(levels):
+        row = {"pairs_%": int(round(100 * level))}
+        for st in ("coverage", "uncertainty"):
+            d = np.array([shrunk[s, st][li] - shrunk[s, "random"][li] for s in studies])
+            se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else float("nan")
+            row[f"{st} - random"] = float(d.mean())
+            row[f"{st} SE"] = se
+            row[f"{st} ahead in"] = f"{int((d > 1e-12).sum())}/{d.size}"
+        paired.append(row)
     spread = {st: float(np.mean([np.mean(spreads[s, st, sd]) for s in studies for sd in seeds]))
               for st in STRATEGIES}
     return {
@@ -256,6 +268,7 @@ def summarize(raw, prior_scores, spreads, studies, levels, seeds):
         "random_80": random80,
         "budget_to_reach_random_80": reach,
         "mean_gain_over_random": gain,
+        "paired_vs_random": paired,
         "anchor_count_spread": spread,
         "below_prior_at_20_shrunk": below,
         "below_prior_at_20_no_shrinkage": below_raw,
@@ -329,6 +342,8 @@ def report(result, cfg, seconds, quick):
         ("Findings", "\n".join(f"- {line}" for line in lines)),
         ("Curves", markdown_table(result["curves"], curve_cols)
          + "\n![curves](bench_listening_curves.png)\n"),
+        ("Paired against random (per study, mean over seeds; SE over studies)",
+         markdown_table(result["paired_vs_random"])),
         ("Per study at 20 % of the pairs", markdown_table(result["per_study_20"], first_cols)),
     ]
 
