@@ -40,9 +40,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, Timer, make_parser, markdown_table, write_results  # noqa: E402
 
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO),
-                                                         os.environ.get("PYTHONPATH")]))
-
 FAMILIES = {
     "Grey": ["Grey1977", "Grey1978"],
     "Iverson": ["Iverson1993_Onset", "Iverson1993_Remainder", "Iverson1993_Whole"],
@@ -352,6 +349,9 @@ def main(argv=None):
     parser = make_parser(__doc__)
     parser.add_argument("--data-home", default=None)
     args = parser.parse_args(argv)
+    # joblib workers (parallel feature extraction) must find the package too
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO),
+                                                             os.environ.get("PYTHONPATH")]))
     data_home = args.data_home or os.environ.get("PERCEPTUAL_TIMBRE_DATA")
     if data_home is None and (REPO.parent / "shared" / "data").is_dir():
         data_home = str(REPO.parent / "shared" / "data")
