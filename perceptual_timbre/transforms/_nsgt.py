@@ -114,6 +114,13 @@ class NSGTTransformer(_GriffinLimTransformer):
     are smeared over the whole sound, which is what a 48-bin/octave analysis of a short note
     can give. Audio input has no fixed width, so ``n_features_in_`` is not set.
 
+    With ``backend="torch"``, sounds are analysed at their exact length, so a call batches the
+    sounds of each length together: equal-length corpora (e.g. rendered notes) are the fast
+    case. On the CPU the torch work runs on one thread
+    (``perceptual_timbre.transforms._torch_nsgt.TORCH_CPU_THREADS``): on small shared
+    machines more threads were slower; use joblib workers for parallelism. Speed against
+    nsgt is measured by ``benchmarks/bench_transforms.py``.
+
     Examples
     --------
     >>> import numpy as np
