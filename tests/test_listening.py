@@ -476,6 +476,7 @@ def _wait(predicate, timeout, what):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+@pytest.mark.slow  # about 12 s: real playback of every trial
 def test_page_runs_in_headless_chromium(browser, study, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
