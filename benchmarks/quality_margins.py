@@ -7,16 +7,19 @@ and worst value over the seeds, the threshold, and the margin in standard deviat
 is "safe" when its threshold lies at least ``--min-sigma`` (default 3) standard deviations from
 the mean AND beyond the worst seed; the script exits 1 when one is not.
 
-Not part of ``make bench`` (it trains every quality model once per seed: about 5 x 3 min)::
+Not part of ``make bench`` (it trains every quality model once per seed: about 5 x 4 min of
+CPU; ``--jobs 2`` runs two seeds at a time)::
 
-    .venv/bin/python benchmarks/quality_margins.py --seeds 0 1 2 3 4 --threads 1
+    .venv/bin/python benchmarks/quality_margins.py --seeds 0 1 2 3 4 --threads 1 --jobs 2
 """
 
+import json
 import os
 import subprocess
 import sys
 import tempfile
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -56,15 +59,17 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--min-sigma", type=float, default=3.0)
+    parser.add_argument("--jobs", type=int, default=1, help="seeds run at the same time")
     parser.add_argument("pytest_args", nargs="*", help="extra pytest arguments (test files)")
     args = parser.parse_args()
-    import json
 
     with tempfile.TemporaryDirectory() as tmp, Timer() as t:
-        log = Path(tmp) / "quality.jsonl"
-        for seed in args.seeds:
-            run_seed(seed, args.threads, log, args.pytest_args)
-        records = [json.loads(line) for line in log.read_text().splitlines()]
+        logs = [Path(tmp) / f"seed{seed}.jsonl" for seed in args.seeds]
+        with ThreadPoolExecutor(args.jobs) as pool:
+            list(pool.map(lambda sl: run_seed(*sl, args.threads, args.pytest_args),
+                          zip(args.seeds, logs)))
+        records = [json.loads(line) for log in logs if log.exists()
+                   for line in log.read_text().splitlines()]
     rows = summarize(records, args.min_sigma)
     unsafe = [r for r in rows if not r["safe"]]
     text = (f"{len(rows)} quality checks over seeds {args.seeds} on {args.threads} thread(s); "

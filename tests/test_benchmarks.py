@@ -226,3 +226,18 @@ def test_bench_perceptual_study_stimuli(perceptual_results):
     assert math.isclose(r["mean_left_out"]["MFCC triplet"],
                         np.mean([row["MFCC triplet"] for row in held]))
     assert "mean, left out" in md
+
+
+# --------------------------------------------------------------------- quality_margins
+def test_quality_margins_flags_thresholds_inside_the_spread():
+    summarize = _load("quality_margins").summarize
+    rec = [{"test": "t.py::a", "what": "r", "op": ">", "threshold": 0.8, "value": v}
+           for v in (0.90, 0.92, 0.94, 0.91, 0.93)]  # mean 0.92, std 0.014: 8.5 std above
+    rec += [{"test": "t.py::b", "what": "e", "op": "<", "threshold": 1.1, "value": v}
+            for v in (1.02, 1.06, 1.05, 1.04, 1.08)]  # below 1.1, but only 2.5 std
+    rec += [{"test": "t.py::c", "what": "g", "op": ">", "threshold": 0.0, "value": v}
+            for v in (0.3, -0.01, 0.4, 0.5, 0.6)]  # one seed fails
+    rows = {r["test"]: r for r in summarize(rec, min_sigma=3)}
+    assert rows["a"]["safe"] and rows["a"]["margin (std)"] == pytest.approx(8.49, abs=0.01)
+    assert not rows["b"]["safe"] and rows["b"]["worst"] == pytest.approx(1.08)
+    assert not rows["c"]["safe"] and rows["c"]["worst"] == pytest.approx(-0.01)
