@@ -333,7 +333,7 @@ class _GriffinLimTransformer(_SpectralTransformer):
         if device.type == "cuda" and not torch.cuda.is_available():
             warnings.warn(
                 f"{type(self).__name__} was fitted for {self.device_!r} but CUDA is not "
-                f"available; Griffin-Lim runs on the CPU.",
+                f"available; its torch backend runs on the CPU.",
                 DeviceWarning,
                 stacklevel=4,
             )
