@@ -254,3 +254,25 @@ def test_estimator_pickled_before_the_torch_backend_loads(tones):
     old.__setstate__(state)
     assert old.get_params()["backend"] == "torch" and old.device_ == "cpu"
     np.testing.assert_allclose(old.transform(tones), est.transform(tones))
+
+
+def test_benchmark_speed_section_smoke(tones, monkeypatch):
+    # benchmarks/bench_transforms.py's speed functions on two short tones (no timing checked:
+    # only that they run and that the accuracy columns say what the tests above say).
+    import sys
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    bench = pytest.importorskip("bench_transforms")
+    monkeypatch.setattr(bench, "THREADS", (1,))
+    rows = bench.nsgt_speed(tones[:2, : SR // 4])
+    assert [r["torch_threads"] for r in rows] == [1]
+    assert all(r["forward_diff_db"] < -60 and r["inverse_diff_db"] < -60 for r in rows)
+    gla = bench.gla_speed(tones[:1], n_iter=2)
+    for runs in gla.values():
+        assert runs[0]["backend"] in ("nsgt", "librosa") and len(runs) == 2
+        assert all(abs(r["sc_db_minus_reference"]) < 1 for r in runs[1:])
+    lines = bench.speed_markdown({"cpu": {"nsgt_forward_inverse": rows, "gla": gla},
+                                  "gla_n_iter": 2, "gla_n_notes": 1})
+    assert any("nsgt_cqt | torch | cpu" in line for line in lines)
+    sys.modules.pop("bench_transforms", None)
