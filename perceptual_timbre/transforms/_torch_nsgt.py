@@ -16,6 +16,12 @@ Synthesis (``nsigtf_loop``) FFTs each bin's coefficients, multiplies the same bu
 by the dual window ``gd_k`` (times ``M``) and adds them back at the same frequency positions;
 the negative-frequency windows read the conjugate mirrored coefficients. Only the non-negative
 frequencies are accumulated, and an inverse real FFT gives the signal.
+
+Why not an existing port: the torch fork of nsgt (the sliCQ port used by xumx-sliCQ) installs
+as the same ``nsgt`` package, so it cannot sit beside the reference it is checked against, it
+still loops over bins in Python (2-3x numpy nsgt on CPU, as issue 13 notes) and it has no ERB
+scale; CQT-only ports do not cover the mel and ERB scales. Reusing nsgt 0.19's own set-up keeps
+the windows identical by construction, and the tests check the coefficients against it.
 """
 
 import numpy as np
