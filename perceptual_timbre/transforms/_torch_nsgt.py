@@ -17,11 +17,10 @@ by the dual window ``gd_k`` (times ``M``) and adds them back at the same frequen
 the negative-frequency windows read the conjugate mirrored coefficients. Only the non-negative
 frequencies are accumulated, and an inverse real FFT gives the signal.
 
-Why not an existing port: the torch fork of nsgt (the sliCQ port used by xumx-sliCQ) installs
-as the same ``nsgt`` package, so it cannot sit beside the reference it is checked against, it
-still loops over bins in Python (2-3x numpy nsgt on CPU, as issue 13 notes) and it has no ERB
-scale; CQT-only ports do not cover the mel and ERB scales. Reusing nsgt 0.19's own set-up keeps
-the windows identical by construction, and the tests check the coefficients against it.
+Why not an existing port: the torch port of nsgt's sliCQ (for xumx-sliCQ) was reported at 2-3x
+numpy nsgt on CPU (issue 13), short of the 10x asked, and it is a research fork with its own
+window and matrix-form changes. Reusing nsgt 0.19's own set-up keeps the windows (including our
+ERB scale) identical by construction, and the tests check the coefficients against nsgt.
 """
 
 import numpy as np
