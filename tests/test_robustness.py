@@ -394,7 +394,7 @@ CASES = [
     case("unfitted-vae-inverse", lambda c: PerceptualVAE().inverse_transform(np.zeros((1, 16))),
          NotFittedError, "PerceptualVAE instance is not fitted yet"),
     case("unfitted-space-embed", lambda c: embed_sounds(_unfitted_space(), c.audio, sr=SR),
-         NotFittedError, "not fitted yet"),
+         NotFittedError, r"spectral transformer \(STFTTransformer\) is not fitted; fit the"),
     case("unfitted-synthesizer", lambda c: DescriptorPathSynthesizer(space=c.space).synthesize(
         "Flute", "increase"), NotFittedError, "DescriptorPathSynthesizer instance is not fitted"),
     case("synth-unfitted-space",
@@ -413,7 +413,7 @@ CASES = [
          ParameterError, "space must have embed\\(\\) or transform\\(\\).*got dict"),
     case("model-file-foreign-object-synth",
          lambda c: DescriptorPathSynthesizer(space=_foreign_pickle(c)).fit(c.audio),
-         ParameterError, "space must be a fitted Pipeline"),
+         ParameterError, "space must be a fitted TimbreSpace, a fitted Pipeline"),
     # -- data home, studies, folders, SoundFonts -------------------------------------------
     case("data-home-missing", lambda c: list_timbre_studies(data_home=c.tmp / "nowhere"),
          DataNotFoundError, "no timbre studies found"),
