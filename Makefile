@@ -29,17 +29,20 @@ $(STAMP): setup.cfg pyproject.toml
 demo: venv
 	$(PY) -m perceptual_timbre --output output
 
+# two workers, one per core; a test file stays on one worker (its fixtures are built once)
+PYTEST := $(PY) -m pytest -n 2 --dist loadfile
+
 test: venv
-	$(PY) -m pytest
+	$(PYTEST)
 
 # development loop: everything but the fits longer than ~10 s (pytest -m "not slow")
 test-fast: venv
-	$(PY) -m pytest -m "not slow"
+	$(PYTEST) -m "not slow"
 
 # the quality tests alone; .ci/run reruns them with another seed on one thread, as
 # another machine would run them (see tests/_quality.py)
 test-quality: venv
-	$(PY) -m pytest -m quality
+	$(PYTEST) -m quality
 
 lint: venv
 	$(PY) -m ruff check perceptual_timbre tests examples benchmarks

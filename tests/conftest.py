@@ -21,15 +21,20 @@ def pytest_configure(config):
     torch.set_num_threads(int(threads))
 
 
+#: module fixtures that train for more than ~10 s: their tests are ``slow``
+SLOW_FIXTURES = {"fold", "perceptual_results", "teacher_space", "teacher_synth", "any_space"}
+
+
 def pytest_collection_modifyitems(config, items):
-    """Tests marked ``gpu`` skip, with the reason, where torch sees no CUDA device."""
+    """Tests of a slow fixture are marked ``slow``; tests marked ``gpu`` skip, with the
+    reason, where torch sees no CUDA device."""
     import torch
 
-    if torch.cuda.is_available():
-        return
     skip = pytest.mark.skip(reason="needs a CUDA device (torch.cuda.is_available() is False)")
     for item in items:
-        if "gpu" in item.keywords:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+        if "gpu" in item.keywords and not torch.cuda.is_available():
             item.add_marker(skip)
 
 

@@ -15,8 +15,6 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((REPO / "examples").glob("plot_*.py"))
-# Scripts that train several spaces; still run by `make test`, marked so they can be deselected.
-SLOW = {"plot_transform_comparison.py", "plot_grid_search.py", "plot_study_generalization.py"}
 # Each example must finish well within this in fast mode (the whole file stays under ~4 min).
 TIMEOUT = 150
 
@@ -27,9 +25,9 @@ def _needs_studies(path):
 
 
 def _params():
+    # every script is a subprocess of 9-50 s: slow (make test runs them, make test-fast not)
     for path in EXAMPLES:
-        marks = [pytest.mark.slow] if path.name in SLOW else []
-        yield pytest.param(path, id=path.stem, marks=marks)
+        yield pytest.param(path, id=path.stem, marks=[pytest.mark.slow])
 
 
 @pytest.mark.parametrize("path", list(_params()))
