@@ -21,8 +21,10 @@ def pytest_configure(config):
     torch.set_num_threads(int(threads))
 
 
-#: module fixtures that train for more than ~10 s: their tests are ``slow``
-SLOW_FIXTURES = {"fold", "perceptual_results", "teacher_space", "teacher_synth", "any_space"}
+#: module fixtures that train (or extract features) for more than ~10 s: their tests are
+#: ``slow``, so that ``make test-fast`` stays a quick development loop
+SLOW_FIXTURES = {"fold", "perceptual_results", "teacher_space", "teacher_synth", "any_space",
+                 "plain_and_regularized", "instruments", "notes_features"}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -265,6 +265,7 @@ def test_history_schedule_and_verbose(grey, capsys):
 
 
 @pytest.mark.quality
+@pytest.mark.slow
 def test_early_stopping_restores_and_stops(grey):
     X = grey["X"]
     model = PerceptualVAE(
