@@ -240,7 +240,8 @@ def test_modulation_sees_a_tremolo(rendered_notes):
     feats = SoundFeatures(blocks="modulation").fit([x])
     M = feats.transform([x, trem]).reshape(2, 8, 7)
     gain = M[1, :, 2] - M[0, :, 2]  # log10 depth, octave 4-8 Hz, every mel sub-band
-    check(np.median(gain), ">", 0.5, "log10 4-8 Hz modulation depth, tremolo - plain")
+    # measured 0.73 (a depth 5 times larger) and 1.19
+    check(np.median(gain), ">", 0.24, "log10 4-8 Hz modulation depth, tremolo - plain")
     check(np.median(M[1, :, 2]) - np.median(M[1, :, 5]), ">", 0.3,
           "log10 modulation depth of the tremolo, 4-8 Hz - 32-64 Hz")
 

@@ -46,6 +46,7 @@ def test_metric_beats_mfcc_on_held_out_family(fold):
     mfcc = MFCCEmbedding(n_mfcc=40).fit(Xtr)
     s_mfcc = anchor_spearman(squareform(pdist(mfcc.transform(test.audio))), test.dissimilarity)
     s_metric = anchor_spearman(metric.pairwise_dissimilarity(test.audio), test.dissimilarity)
+    # 0.835 - 0.769 = 0.067 with the default (no learned map: the same on every seed)
     check(s_metric - s_mfcc, ">", 0.05, "held-out anchor Spearman, metric - MFCC")
     ids = [f"{HELD_OUT}/{n}" for n in test.names]
     assert metric.score(test.audio, ids, {HELD_OUT: test.ratings}) == pytest.approx(s_metric)
