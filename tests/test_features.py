@@ -1,4 +1,7 @@
-"""SoundFeatures on real study stimuli: shapes, pitch, standardization, cache, bad input."""
+"""SoundFeatures on real study stimuli: shapes, pitch, standardization, cache, bad input, and
+the timbre blocks (names, widths, selection, determinism, a property of each on real sounds)."""
+
+import warnings
 
 import numpy as np
 import pytest
@@ -267,3 +270,20 @@ def test_harmonic_set_versus_percussive_set(lakatos, prefix, op, margin):
     perc = _block_mean(F["Lakatos2000_Perc"], names, prefix).mean()
     diff = harm - perc if op == ">" else perc - harm
     check(diff, ">", margin, f"{prefix} mean, harmonic set vs percussive set ({op})")
+
+
+@pytest.mark.parametrize("sr", [8000, 44100])
+def test_blocks_finite_on_odd_sounds(sr):
+    """A click, 50 samples of noise, a 30 Hz burst, a late onset: every block stays finite
+    (undefined quantities become 0) at low and high sample rates, without numpy warnings."""
+    rng = np.random.default_rng(0)
+    t = np.arange(sr) / sr
+    X = [np.sin(2 * np.pi * 440 * t), rng.standard_normal(sr), np.r_[1.0, np.zeros(sr - 1)],
+         rng.standard_normal(50), np.sin(2 * np.pi * 30 * t[:300]),
+         np.r_[np.zeros(sr // 2), np.sin(2 * np.pi * 1000 * t[: sr // 2])]]
+    feats = SoundFeatures(sr=sr, blocks="timbre", cache=False).fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # librosa's advice on short windows
+        warnings.simplefilter("error", RuntimeWarning)
+        F = feats.transform(X)
+    assert F.shape == (6, feats.n_features_out_) and np.all(np.isfinite(F))
