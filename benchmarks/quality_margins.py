@@ -26,7 +26,7 @@ import numpy as np
 from _common import REPO, Timer, make_parser, markdown_table, write_results
 
 
-def run_seed(seed, threads, log, extra):
+def run_seed(seed, log, threads, extra):
     env = dict(os.environ, PERCEPTUAL_TIMBRE_TEST_SEED=str(seed),
                PERCEPTUAL_TIMBRE_QUALITY_LOG=str(log), OMP_NUM_THREADS=str(threads),
                PERCEPTUAL_TIMBRE_TEST_THREADS=str(threads))
@@ -70,6 +70,9 @@ def main():
                           zip(args.seeds, logs)))
         records = [json.loads(line) for log in logs if log.exists()
                    for line in log.read_text().splitlines()]
+    if not records:
+        print("no quality check ran (see the pytest output above)", file=sys.stderr)
+        return 2
     rows = summarize(records, args.min_sigma)
     unsafe = [r for r in rows if not r["safe"]]
     text = (f"{len(rows)} quality checks over seeds {args.seeds} on {args.threads} thread(s); "
