@@ -66,6 +66,17 @@ x, sr = sf.read(experiment.sound_files[0])
 print(f"{experiment.sound_files[0].name}: {x.size / sr:.2f} s at {sr} Hz")
 
 # %%
+# This is how a trial looks in a browser (the screenshot is taken in headless Chromium by
+# the test suite, which plays every trial of such a page and reads its CSV back).
+screenshot = Path(__file__).resolve().parents[1] / "docs" / "user_guide" / "listening_page.png"
+if screenshot.is_file():
+    fig, ax = plt.subplots(figsize=(7.6, 3.9))
+    ax.imshow(plt.imread(screenshot))
+    ax.set_axis_off()
+    fig.tight_layout()
+    plt.show()
+
+# %%
 # Simulated participants
 # ----------------------
 # Each participant answers every trial with the published rating of the pair plus noise;
