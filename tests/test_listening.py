@@ -532,6 +532,9 @@ def test_page_runs_in_headless_chromium(browser, study, tmp_path):
     browser.find_element(By.ID, "start").click()
     assert browser.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "done"
     assert browser.find_element(By.ID, "csv").get_attribute("value") == text
+    # ids with commas or quotes are quoted the way the csv module reads them
+    assert browser.execute_script("return csvField(arguments[0])", 'cello, "pizz."') == (
+        '"cello, ""pizz."""')
 
 
 # ------------------------------------------------------------------------------ benchmark
@@ -591,3 +594,21 @@ def test_bootstrap_ensemble_feeds_the_uncertainty_strategy(experiment, study, tm
         bootstrap_dissimilarities(PerceptualMetric(), audio, ids, r, n_members=1)
     with pytest.raises(ParameterError, match="11 rated sounds in the order"):
         bootstrap_dissimilarities(PerceptualMetric(), audio[:5], ids, r)
+
+
+def test_page_embeds_any_sound_id_safely(study, tmp_path):
+    audio, _, _ = study
+    ids = ['oboe "solo"', "</script><b>x</b>", "cello, pizz.", "cor anglais é", "a&b"]
+    design = design_experiment(ids, random_state=0)
+    exp = write_experiment(tmp_path / "exp", audio[:5], 22050, design)
+    page = exp.page.read_text()
+    assert page.count("</script>") == 1  # only the page's own
+    literal = page.split("const EXP = ", 1)[1].split(";\nconst $", 1)[0]
+    data = json.loads(literal)
+    assert [(t["sound_a"], t["sound_b"]) for t in data["trials"]] == [
+        (ids[a], ids[b]) for a, b in design.trials]
+    # the CSV the page would export (quoted fields) reads back
+    rows = _base_rows(design)
+    path = _write_csv(tmp_path / "p.csv", rows)
+    r = read_responses(path, experiment=exp.folder)
+    assert list(r.labels) == ids and int(r.counts.sum()) // 2 == design.n_trials
