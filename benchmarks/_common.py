@@ -30,6 +30,8 @@ import numpy as np
 __all__ = [
     "DEFAULT_OUTPUT",
     "REPO",
+    "STUDY_FAMILIES",
+    "SUSPECT_STUDIES",
     "Timer",
     "environment_info",
     "format_value",
@@ -43,6 +45,18 @@ __all__ = [
 REPO = Path(__file__).resolve().parents[1]
 #: Where results go unless ``--output`` says otherwise.
 DEFAULT_OUTPUT = REPO / "benchmarks" / "results"
+#: The 13 shared studies by family (the folds of leave-one-family-out).
+STUDY_FAMILIES = {
+    "Grey": ["Grey1977", "Grey1978"],
+    "Iverson": ["Iverson1993_Onset", "Iverson1993_Remainder", "Iverson1993_Whole"],
+    "Lakatos": ["Lakatos2000_Comb", "Lakatos2000_Harm", "Lakatos2000_Perc"],
+    "Patil": ["Patil2012_A3", "Patil2012_DX4", "Patil2012_GD4"],
+    "Barthet": ["Barthet2010"],
+    "McAdams": ["McAdams1995"],
+}
+#: Studies that agree with their siblings at about chance (../shared/data/README.md): the
+#: "clean-9" are the others.
+SUSPECT_STUDIES = ("Iverson1993_Onset", "Iverson1993_Remainder", "Lakatos2000_Comb", "Grey1978")
 
 if str(REPO) not in sys.path:
     # plain scripts run from a checkout: make the package importable without installing it

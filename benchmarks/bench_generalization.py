@@ -47,15 +47,9 @@ sys.path.insert(0, _ROOT)
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_vae (12-instrument check)
 # joblib workers (parallel feature extraction) must find the package too
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [_ROOT, os.environ.get("PYTHONPATH")]))
+from _common import STUDY_FAMILIES, SUSPECT_STUDIES  # noqa: E402
 
-GROUPS = {
-    "Grey": ["Grey1977", "Grey1978"],
-    "Iverson": ["Iverson1993_Onset", "Iverson1993_Remainder", "Iverson1993_Whole"],
-    "Lakatos": ["Lakatos2000_Comb", "Lakatos2000_Harm", "Lakatos2000_Perc"],
-    "Patil": ["Patil2012_A3", "Patil2012_DX4", "Patil2012_GD4"],
-    "Barthet": ["Barthet2010"],
-    "McAdams": ["McAdams1995"],
-}
+GROUPS = STUDY_FAMILIES
 METHODS = ["mfcc", "features_old", "metric_old", "metric", "metric_map", "vae_plain",
            "vae_paper", "space_teacher"]
 #: Column headers of the Markdown tables.
@@ -65,7 +59,7 @@ LABELS = {"mfcc": "MFCC-40", "features_old": "old features", "metric_old": "old 
           "teacher space"}
 #: Studies that agree with their sibling studies at about chance (../shared/data/README.md):
 #: "clean-9" is every other study.
-SUSPECT = ("Iverson1993_Onset", "Iverson1993_Remainder", "Lakatos2000_Comb", "Grey1978")
+SUSPECT = SUSPECT_STUDIES
 #: The metric variants compared (PerceptualMetric parameters; "metric" is the default).
 METRIC_VARIANTS = {
     "metric_old": dict(blocks="legacy", n_components=64, max_iter=300),

@@ -38,17 +38,18 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, Timer, make_parser, markdown_table, write_results  # noqa: E402
+from _common import (  # noqa: E402
+    REPO,
+    STUDY_FAMILIES,
+    SUSPECT_STUDIES,
+    Timer,
+    make_parser,
+    markdown_table,
+    write_results,
+)
 
-FAMILIES = {
-    "Grey": ["Grey1977", "Grey1978"],
-    "Iverson": ["Iverson1993_Onset", "Iverson1993_Remainder", "Iverson1993_Whole"],
-    "Lakatos": ["Lakatos2000_Comb", "Lakatos2000_Harm", "Lakatos2000_Perc"],
-    "Patil": ["Patil2012_A3", "Patil2012_DX4", "Patil2012_GD4"],
-    "Barthet": ["Barthet2010"],
-    "McAdams": ["McAdams1995"],
-}
-FLAGGED = {"Iverson1993_Onset", "Iverson1993_Remainder", "Lakatos2000_Comb", "Grey1978"}
+FAMILIES = STUDY_FAMILIES
+FLAGGED = set(SUSPECT_STUDIES)
 CLEAN9 = [s for fam in FAMILIES.values() for s in fam if s not in FLAGGED]
 FAMILY_OF = {s: f for f, studies in FAMILIES.items() for s in studies}
 STRATEGIES = ["random", "coverage", "uncertainty"]

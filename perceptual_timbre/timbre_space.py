@@ -213,14 +213,17 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
                     f"{sorted(map(str, set(y)))[:5]}..., the ratings "
                     f"{[str(v) for v in ratings.labels[:5]]}...): label the sounds like the "
                     f"ratings.")
-            R = ratings.matrix[np.ix_(idx[rated], idx[rated])]
+            sub = np.ix_(idx[rated], idx[rated])
+            R = ratings.matrix[sub]
+            # pairs nobody rated (counts 0, e.g. a partial listening test) keep the teacher's
+            ok = np.ones_like(R, dtype=bool) if ratings.counts is None else ratings.counts[sub] > 0
             block = np.ix_(rated, rated)
             if self.teacher_ is not None:
                 # rated pairs: the ratings, brought to the teacher's scale over those pairs
-                off = ~np.eye(rated.size, dtype=bool)
+                off = ~np.eye(rated.size, dtype=bool) & ok
                 R = R * (T[block][off].mean() / max(R[off].mean(), 1e-12))
-            T[block] = R
-            mask[block] = True
+            T[block] = np.where(ok, R, T[block])
+            mask[block] = ok | mask[block]
         np.fill_diagonal(mask, False)
         return (T, mask) if mask.any() else (None, None)
 

@@ -153,3 +153,20 @@ def test_teacher_and_ratings_and_kl(data_home):
     assert not np.allclose(kl.transform(b.audio), both.transform(b.audio))
     with pytest.raises(ParameterError, match="needs a teacher"):
         make_timbre_space("stft", side_features="teacher", max_epochs=1).fit(b.audio)
+
+
+def test_unrated_pairs_keep_the_teachers_targets(data_home):
+    """A partial listening test (counts 0 for unrated pairs) only sets the rated targets."""
+    from perceptual_timbre.utils import Ratings
+
+    b = load_timbre_study("Patil2012_A3", data_home=data_home)
+    counts = np.ones_like(b.dissimilarity)
+    counts[0, 1] = counts[1, 0] = 0
+    partial = Ratings(b.dissimilarity, b.names, counts=counts)
+    space = make_timbre_space("stft", teacher="pretrained", hidden_layer_sizes=(8,),
+                              max_epochs=1).fit(b.audio[:3])
+    T, mask = space._targets(b.audio, b.names, partial)
+    T_teacher, _ = space._targets(b.audio, None, None)
+    assert T[0, 1] == T_teacher[0, 1] and T[0, 2] != T_teacher[0, 2] and mask[0, 1]
+    bare = make_timbre_space("stft", hidden_layer_sizes=(8,), max_epochs=1).fit(b.audio[:3])
+    assert not bare._targets(b.audio, b.names, partial)[1][0, 1]  # no teacher: left out

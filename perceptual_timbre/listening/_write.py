@@ -10,6 +10,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from .. import __version__
+from ..datasets._download import _sha256
 from ..exceptions import DataNotFoundError, ParameterError
 from ..utils.validation import check_audio, check_sr
 from ._design import ExperimentDesign
@@ -100,12 +101,6 @@ def integrated_loudness(x, sr):
     return float(-0.691 + 10 * np.log10(z.mean()))
 
 
-def _sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def write_experiment(folder, sounds, sr, design, *, target_lufs=-23.0, max_peak=0.89,
