@@ -162,7 +162,7 @@ def test_greedy_follows_target(synth):
         out = greedy.synthesize("Trumpet", "decrease", duration=1.5)
     finally:
         synth.set_params(method="gradient")
-    check(_audio_vs_target(out)[0], ">", 0.6, "greedy: Pearson(audio centroid, target)")
+    check(_audio_vs_target(out)[0], ">", 0.8, "greedy: Pearson(audio centroid, target)")
     check(out.correlation[0], ">", 0.8, "greedy: Pearson(decoded centroid, target)")
     # every step moves to a grid point (or stays)
     assert all(np.any(np.all(np.isclose(z, synth.grid_), axis=1)) for z in out.latent_path[1:])
@@ -283,7 +283,8 @@ def teacher_synth(teacher_space, rendered_notes):
 @pytest.mark.parametrize("shape", ["increase", "decrease"])
 def test_teacher_space_synthesis_follows_target_on_audio(teacher_synth, shape):
     out = teacher_synth.synthesize("Flute", shape, duration=2.0)
-    check(_audio_vs_target(out)[0], ">", 0.9, "teacher space: Pearson(audio centroid, target)")
+    # 0.92-0.99 over seeds 0-4 (quality_margins.md): 0.85 keeps 4 std of margin
+    check(_audio_vs_target(out)[0], ">", 0.85, "teacher space: Pearson(audio centroid, target)")
 
 
 @pytest.mark.quality
