@@ -75,9 +75,12 @@ def main():
         return 2
     rows = summarize(records, args.min_sigma)
     unsafe = [r for r in rows if not r["safe"]]
+    # test ids and check names as code: they hold underscores and brackets
+    table = markdown_table([{**r, "test": f"`{r['test']}`", "check": f"`{r['check']}`"}
+                            for r in rows])
     text = (f"{len(rows)} quality checks over seeds {args.seeds} on {args.threads} thread(s); "
             f"safe = threshold beyond the worst seed and >= {args.min_sigma:g} std from the "
-            f"mean. Unsafe: {len(unsafe)}.\n\n" + markdown_table(rows))
+            f"mean. Unsafe: {len(unsafe)}.\n\n" + table)
     write_results(args.output, "quality_margins",
                   {"seeds": args.seeds, "threads": args.threads, "rows": rows,
                    "seconds": t.seconds},
