@@ -24,6 +24,9 @@ $(STAMP): setup.cfg pyproject.toml
 	# tinysoundfont's optional pyaudio dependency does not build here
 	$(PY) -m pip install --quiet --no-deps tinysoundfont
 	$(PY) -m pip install --quiet -e ".[tests]"
+	# compile librosa's numba kernels (cached on disk) once, here: parallel test workers that
+	# compile them at the same time on a fresh install corrupt the cache (segfaults)
+	$(PY) -m perceptual_timbre.utils._warmup
 	touch $(STAMP)
 
 demo: venv
