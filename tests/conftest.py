@@ -24,7 +24,7 @@ def pytest_configure(config):
 #: module fixtures that train (or extract features) for more than ~10 s: their tests are
 #: ``slow``, so that ``make test-fast`` stays a quick development loop
 SLOW_FIXTURES = {"fold", "perceptual_results", "teacher_space", "teacher_synth", "any_space",
-                 "plain_and_regularized", "instruments", "notes_features"}
+                 "plain_and_regularized", "instruments", "notes_features", "lakatos"}
 
 
 def pytest_collection_modifyitems(config, items):

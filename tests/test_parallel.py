@@ -8,7 +8,8 @@ from perceptual_timbre.descriptors import SoundFeatures, _features
 from perceptual_timbre.exceptions import ParameterError
 
 SR = 22050
-BACKENDS = ["loky", "threading"]
+# loky starts fresh worker processes (several seconds): slow, as make test-fast skips it
+BACKENDS = [pytest.param("loky", marks=pytest.mark.slow), "threading"]
 
 
 @pytest.fixture(scope="module")
