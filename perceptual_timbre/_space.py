@@ -122,16 +122,18 @@ class _Space:
     def latent_dim(self):
         return int(self.vae.module_.latent_dim) if hasattr(self.vae, "module_") else None
 
-    def encode(self, X, aggregate="mean"):
+    def encode(self, X, aggregate="mean", return_std=False):
         """Sounds -> one latent point each (n_sounds, latent_dim): see the module docstring.
 
         ``aggregate`` pools a frame pipeline's frame latents (``"mean"`` or ``"median"``).
+        With ``return_std``, also each sound's posterior spread: the root mean square of its
+        frames' posterior standard deviations.
         """
         if aggregate not in _AGGREGATES:
             raise ParameterError(
                 f"aggregate must be one of {sorted(_AGGREGATES)}, got {aggregate!r}.")
         if self.sound_space is not None:
-            return np.asarray(self.sound_space.transform(X), dtype=float)
+            return self.sound_space.transform(X, return_std=return_std)
         frames = self.spectral.transform_frames(check_audio(X, name="sounds"))
         counts = [len(f) for f in frames]
         if 0 in counts:
@@ -141,9 +143,18 @@ class _Space:
         for step in self.middle:
             F = step.transform(F)
         # every later step is row-wise (frame -> latent): all frames go through at once
-        Z = np.asarray(self.vae.transform(F), dtype=float)
+        bounds = np.cumsum(counts)[:-1]
         pool = _AGGREGATES[aggregate]
-        return np.vstack([pool(b, axis=0) for b in np.split(Z, np.cumsum(counts)[:-1])])
+        if not return_std:
+            Z = np.asarray(self.vae.transform(F), dtype=float)
+            return np.vstack([pool(b, axis=0) for b in np.split(Z, bounds)])
+        try:
+            Z, S = self.vae.transform(F, return_std=True)
+        except TypeError:
+            raise ParameterError(f"{type(self.vae).__name__}.transform has no return_std: "
+                                 f"the space gives no posterior spread.") from None
+        return (np.vstack([pool(b, axis=0) for b in np.split(Z, bounds)]),
+                np.vstack([np.sqrt(np.mean(b**2, axis=0)) for b in np.split(S, bounds)]))
 
     def decode(self, Z):
         """Latents -> spectral frames (magnitudes, >= 0; signed coefficients for DCT)."""

@@ -40,7 +40,7 @@ def _frame_pipeline(space):
     )
 
 
-def embed_sounds(space, sounds, sr=22050, *, aggregate="mean"):
+def embed_sounds(space, sounds, sr=22050, *, aggregate="mean", return_std=False):
     """One latent point per sound from a fitted timbre space.
 
     How the space is used, in order:
@@ -64,10 +64,16 @@ def embed_sounds(space, sounds, sr=22050, *, aggregate="mean"):
         Sample rate of ``sounds``; must equal the space's ``sr`` when it has one.
     aggregate : {"mean", "median"}, default="mean"
         How the latent points of a sound's frames are pooled (frame pipelines only).
+    return_std : bool, default=False
+        Also return each sound's posterior spread (VAE spaces only): the root mean square of
+        its frames' posterior standard deviations, per latent coordinate. Sounds unlike the
+        training data get wider spreads.
 
     Returns
     -------
     Z : ndarray of shape (n_sounds, n_components)
+    Z_std : ndarray of shape (n_sounds, n_components)
+        Only with ``return_std=True``.
 
     Raises
     ------
@@ -100,6 +106,13 @@ def embed_sounds(space, sounds, sr=22050, *, aggregate="mean"):
     sounds = check_audio(sounds, name="sounds")
     n = len(sounds)
 
+    if return_std:
+        if not (_frame_pipeline(space) and len(space) > 1) and not hasattr(space, "vae"):
+            raise ParameterError(
+                f"return_std needs a VAE space (a TimbreSpace or a frame Pipeline ending in a "
+                f"VAE); {type(space).__name__} has no posterior.")
+        Z, Z_std = as_space(space).encode(sounds, aggregate=aggregate, return_std=True)
+        return np.asarray(Z, dtype=np.float64), np.asarray(Z_std, dtype=np.float64)
     if _frame_pipeline(space) and len(space) > 1:
         Z = as_space(space).encode(sounds, aggregate=aggregate)
     elif _frame_pipeline(space):  # a spectral transformer alone: mean spectra

@@ -304,22 +304,31 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
         owner = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
         return np.vstack(frames), owner, None if side is None else side[owner]
 
-    def transform(self, X):
+    def transform(self, X, return_std=False):
         """One latent row per sound: the mean of its frames' posterior means.
 
         Parameters
         ----------
         X : list of ndarray of shape (n_audio_samples_i,)
             Mono sounds at ``sr``.
+        return_std : bool, default=False
+            Also return each sound's posterior spread: the root mean square of its frames'
+            posterior standard deviations, per latent coordinate.
 
         Returns
         -------
         Z : ndarray of shape (n_sounds, latent_dim)
+        Z_std : ndarray of shape (n_sounds, latent_dim)
+            Only with ``return_std=True``.
         """
         F, owner, side = self._frames_and_side(X)
-        Zf = self.vae_.transform(F, side=side)
+        Zf, Sf = self.vae_.transform(F, side=side, return_std=True)
         starts = np.flatnonzero(np.r_[True, np.diff(owner) != 0])
-        return np.add.reduceat(Zf, starts, axis=0) / np.bincount(owner)[:, None]
+        n = np.bincount(owner)[:, None]
+        Z = np.add.reduceat(Zf, starts, axis=0) / n
+        if not return_std:
+            return Z
+        return Z, np.sqrt(np.add.reduceat(Sf**2, starts, axis=0) / n)
 
     def embed(self, sounds):
         """Same as :meth:`transform` (the hook :func:`~perceptual_timbre.embed_sounds` uses)."""

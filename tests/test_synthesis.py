@@ -341,3 +341,25 @@ def test_every_tool_accepts_every_space(any_space, rendered_notes):
                                       random_state=0).fit(audio, labels)
     assert synth.synthesize("Oboe", "increase", duration=0.5).latent_path.shape == (
         6, Z.shape[1])
+
+
+def test_posterior_spread_of_sounds(space, rendered_notes, load_study):
+    """embed_sounds(return_std=True): the same points, plus the posterior spread, which is
+    wider for sounds unlike the training notes (1.5x the median on McAdams1995 for the
+    committed space)."""
+    Z, S = embed_sounds(space, rendered_notes.audio, return_std=True)
+    np.testing.assert_allclose(Z, embed_sounds(space, rendered_notes.audio))
+    assert S.shape == Z.shape and np.all(S > 0)
+    _, S_far = embed_sounds(space, load_study("McAdams1995")[0], return_std=True)
+    assert np.median(S_far.mean(axis=1)) > 1.2 * np.median(S.mean(axis=1))
+    from perceptual_timbre.baselines import MFCCEmbedding
+
+    with pytest.raises(ParameterError, match="return_std needs a VAE space"):
+        embed_sounds(MFCCEmbedding().fit(rendered_notes.audio[:4]), rendered_notes.audio[:4],
+                     return_std=True)
+
+
+def test_teacher_space_posterior_spread(teacher_space, rendered_notes):
+    Z, S = embed_sounds(teacher_space, rendered_notes.audio[:6], return_std=True)
+    np.testing.assert_allclose(Z, teacher_space.transform(rendered_notes.audio[:6]))
+    assert S.shape == Z.shape and np.all(S > 0)

@@ -569,15 +569,19 @@ class PerceptualVAE(
 
     @torch.no_grad()
     def _encode(self, Xs, S=None, batch_size=8192):
+        """Posterior means and standard deviations of standardized rows."""
         self.module_.eval()
-        out = []
+        empty = np.zeros((0, self.module_.latent_dim))
+        mus, sds = [empty], [empty]
         for start in range(0, Xs.shape[0], batch_size):
             x = to_tensor(Xs[start : start + batch_size], self.device_)
             s = None if S is None else to_tensor(S[start : start + batch_size], self.device_)
-            out.append(to_numpy(self.module_.encode(x, s)[0]))
-        return np.concatenate(out) if out else np.zeros((0, self.module_.latent_dim))
+            mu, logvar = self.module_.encode(x, s)
+            mus.append(to_numpy(mu))
+            sds.append(to_numpy(torch.exp(0.5 * logvar)))
+        return np.concatenate(mus), np.concatenate(sds)
 
-    def transform(self, X, side=None):
+    def transform(self, X, side=None, return_std=False):
         """Latent means (posterior means) of the frames in ``X``.
 
         Parameters
@@ -585,13 +589,19 @@ class PerceptualVAE(
         X : array-like of shape (n_samples, n_features)
         side : array-like of shape (n_samples, n_side), default=None
             The encoder's side input, when the model was fitted with one.
+        return_std : bool, default=False
+            Also return the posterior standard deviation of each latent coordinate: how
+            unsure the encoder is of each point (larger for rows unlike the training data).
 
         Returns
         -------
         Z : ndarray of shape (n_samples, latent_dim)
+        Z_std : ndarray of shape (n_samples, latent_dim)
+            Only with ``return_std=True``.
         """
         Xs = self._standardized(X)
-        return self._encode(Xs, self._check_side(side, Xs.shape[0]))
+        Z, Z_std = self._encode(Xs, self._check_side(side, Xs.shape[0]))
+        return (Z, Z_std) if return_std else Z
 
     @torch.no_grad()
     def inverse_transform(self, X):
