@@ -317,22 +317,35 @@ def _envelope(a):
     return out
 
 
+def _harmonic_peaks(spec, freqs, f0, n_harmonics):
+    """Harmonic peaks of a power spectrum: for each multiple h * f0 below the top bin, the
+    strongest bin within a quarter of f0 (a slightly stretched partial, e.g. a piano's, is
+    still found).
+
+    Returns the peaks' powers and their distances to h * f0 in Hz (one per harmonic found,
+    from h = 1 up) and a mask of the bins they cover (a Hann-windowed partial spans ~4 bins).
+    """
+    amps, devs, mask = [], [], np.zeros(spec.size, bool)
+    for h in range(1, n_harmonics + 1):
+        target = h * f0
+        if target + f0 / 4 >= freqs[-1]:
+            break
+        lo = int(np.searchsorted(freqs, target - f0 / 4))
+        hi = max(int(np.searchsorted(freqs, target + f0 / 4)), lo + 1)
+        k = lo + int(np.argmax(spec[lo:hi]))
+        amps.append(spec[k])
+        devs.append(abs(freqs[k] - target))
+        mask[max(k - 2, 0) : k + 3] = True
+    return np.asarray(amps, dtype=float), np.asarray(devs, dtype=float), mask
+
+
 def _harmonics(a):
     f0 = a.f0
     spec = np.sum(a.S**2 * a.weights, axis=1)
     f = a.freqs
+    found, found_devs, mask = _harmonic_peaks(spec, f, f0, _N_HARM)
     amps, devs = np.full(_N_HARM, np.nan), np.full(_N_HARM, np.nan)
-    mask = np.zeros(spec.size, bool)
-    for h in range(1, _N_HARM + 1):
-        target = h * f0
-        if target + f0 / 4 >= f[-1]:
-            break
-        lo = int(np.searchsorted(f, target - f0 / 4))
-        hi = max(int(np.searchsorted(f, target + f0 / 4)), lo + 1)
-        k = lo + int(np.argmax(spec[lo:hi]))
-        amps[h - 1] = spec[k]
-        devs[h - 1] = abs(f[k] - target)
-        mask[max(k - 2, 0): k + 3] = True
+    amps[: found.size], devs[: found.size] = found, found_devs
     ok = np.isfinite(amps)
     db = np.full(_N_HARM, _FLOOR_DB)
     if ok.any():

@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import ParameterError
 from ..utils.validation import ParamValidationMixin, check_audio, check_sr
-from ._blocks import BLOCK_NAMES, _Analysis, compute_block
+from ._blocks import BLOCK_NAMES, _Analysis, _harmonic_peaks, compute_block
 
 __all__ = ["SoundFeatures", "DESCRIPTOR_NAMES", "FEATURE_BLOCKS", "BLOCK_PRESETS"]
 
@@ -181,23 +181,11 @@ def _harmonic_descriptors(y, S, freqs, loud, sr, n_fft, hop_length, fmin, fmax):
     f0 = f0[loud[: f0.size]] if f0.size >= loud.size else f0
     f0_med = float(np.median(f0))
     deviation = float(np.std(1200 * np.log2(f0 / f0_med)) / 100.0)  # in semitones
-    # Harmonic peaks of the long-term spectrum: the strongest bin within a quarter of f0 of
-    # each multiple h * f0 (a slightly stretched partial, e.g. a piano's, is still found).
+    # harmonic peaks of the long-term spectrum
     spec = np.mean(S[:, loud] ** 2, axis=1)
     df = freqs[1] - freqs[0]
-    amps, devs, mask = [], [], np.zeros(spec.size, bool)
-    for h in range(1, _N_HARMONICS + 1):
-        target = h * f0_med
-        if target + f0_med / 4 >= freqs[-1]:
-            break
-        lo = int(np.searchsorted(freqs, target - f0_med / 4))
-        hi = max(int(np.searchsorted(freqs, target + f0_med / 4)), lo + 1)
-        k = lo + int(np.argmax(spec[lo:hi]))
-        amps.append(spec[k])
-        devs.append(abs(freqs[k] - target))
-        mask[max(k - 2, 0) : k + 3] = True  # a Hann-windowed partial spans ~4 bins
-    amps = np.sqrt(np.asarray(amps) + 1e-20)
-    devs = np.asarray(devs)
+    amps, devs, mask = _harmonic_peaks(spec, freqs, f0_med, _N_HARMONICS)
+    amps = np.sqrt(amps + 1e-20)
     total = np.sum(spec) + 1e-20
     harmonicity = float(np.sum(spec[mask]) / total)
     w = amps**2
