@@ -181,15 +181,15 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
             F = self.features_.transform(sounds)
         return (F - self.side_mean_) / self.side_scale_
 
-    def _targets(self, sounds, y, dissimilarity):
-        """(n, n) target distances between training sounds and a mask of usable pairs."""
+    def _targets(self, n, embedding, y, dissimilarity):
+        """(n, n) target distances between the n training sounds and a mask of usable pairs,
+        from the teacher's ``embedding`` of the sounds (None: no teacher) and the ratings."""
         from scipy.spatial.distance import pdist, squareform
 
-        n = len(sounds)
         T = np.zeros((n, n))
         mask = np.zeros((n, n), dtype=bool)
-        if self.teacher_ is not None:
-            T = squareform(pdist(np.asarray(self.teacher_.transform(sounds), dtype=float)))
+        if embedding is not None:
+            T = squareform(pdist(embedding))
             mask[:] = True
         if dissimilarity is not None:
             if y is None:
@@ -218,7 +218,7 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
             # pairs nobody rated (counts 0, e.g. a partial listening test) keep the teacher's
             ok = np.ones_like(R, dtype=bool) if ratings.counts is None else ratings.counts[sub] > 0
             block = np.ix_(rated, rated)
-            if self.teacher_ is not None:
+            if embedding is not None:
                 # rated pairs: the ratings, brought to the teacher's scale over those pairs
                 off = ~np.eye(rated.size, dtype=bool) & ok
                 R = R * (T[block][off].mean() / max(R[off].mean(), 1e-12))
@@ -265,17 +265,22 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
         if side_kind == "teacher" and self.teacher_ is None:
             raise ParameterError('side_features="teacher" needs a teacher.')
         self.side_ = side_kind
-        self.features_ = (SoundFeatures(sr=sr, standardize=True).fit(sounds)
-                          if side_kind == "features" else None)
-        if side_kind != "none":
-            self.side_mean_, self.side_scale_ = 0.0, 1.0
-            F = self._side(sounds)
+        # the teacher's embedding of the training sounds, computed once: targets and side input
+        embedding = (None if self.teacher_ is None
+                     else np.asarray(self.teacher_.transform(sounds), dtype=np.float64))
+        self.features_, side = None, None
+        if side_kind == "features":
+            self.features_ = SoundFeatures(sr=sr, standardize=True)
+            side = self.features_.fit_transform(sounds)
+        elif side_kind == "teacher":
+            side = embedding
+        if side is not None:
             # one scale for all columns: the teacher's relative distances are preserved
-            self.side_mean_ = F.mean(axis=0)
-            self.side_scale_ = max(float(np.sqrt(((F - self.side_mean_) ** 2).sum(1).mean())
-                                         / np.sqrt(F.shape[1])), 1e-12)
-        side = self._side(sounds)
-        T, mask = self._targets(sounds, y, dissimilarity)
+            self.side_mean_ = side.mean(axis=0)
+            self.side_scale_ = max(float(np.sqrt(((side - self.side_mean_) ** 2).sum(1).mean())
+                                         / np.sqrt(side.shape[1])), 1e-12)
+            side = (side - self.side_mean_) / self.side_scale_
+        T, mask = self._targets(len(sounds), embedding, y, dissimilarity)
 
         owner = np.repeat(np.arange(len(sounds)), [len(f) for f in frames])
         ratings = None if T is None else Ratings(T, np.arange(len(sounds)),

@@ -167,8 +167,9 @@ def test_unrated_pairs_keep_the_teachers_targets(data_home):
     partial = Ratings(b.dissimilarity, b.names, counts=counts)
     space = make_timbre_space("stft", teacher="pretrained", hidden_layer_sizes=(8,),
                               max_epochs=1).fit(b.audio[:3])
-    T, mask = space._targets(b.audio, b.names, partial)
-    T_teacher, _ = space._targets(b.audio, None, None)
+    n, embedding = len(b.audio), space.teacher_.transform(b.audio)
+    T, mask = space._targets(n, embedding, b.names, partial)
+    T_teacher, _ = space._targets(n, embedding, None, None)
     assert T[0, 1] == T_teacher[0, 1] and T[0, 2] != T_teacher[0, 2] and mask[0, 1]
     bare = make_timbre_space("stft", hidden_layer_sizes=(8,), max_epochs=1).fit(b.audio[:3])
-    assert not bare._targets(b.audio, b.names, partial)[1][0, 1]  # no teacher: left out
+    assert not bare._targets(n, None, b.names, partial)[1][0, 1]  # no teacher: left out
