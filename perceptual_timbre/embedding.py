@@ -5,12 +5,18 @@ A timbre space is usually fitted on spectral frames, but listeners compare whole
 its frames' latent points, as every tool of the package encodes a sound: see
 ``perceptual_timbre._space``), so new sounds can be placed in the space and
 :func:`predicted_dissimilarity` gives the matrix to compare with ratings (see
-:mod:`perceptual_timbre.metrics`).
+:mod:`perceptual_timbre.metrics`). For a VAE space both also say how sure they are:
+``embed_sounds(..., return_std=True)`` gives each sound's posterior spread and
+``predicted_dissimilarity(..., return_interval=True)`` an interval for every distance from
+posterior samples.
 """
+
+import numbers
 
 import numpy as np
 from scipy.spatial.distance import pdist, squareform
 from sklearn.pipeline import Pipeline
+from sklearn.utils import check_random_state
 
 from ._space import _AGGREGATES, as_space
 from .exceptions import ParameterError
@@ -138,7 +144,23 @@ def embed_sounds(space, sounds, sr=22050, *, aggregate="mean", return_std=False)
     return Z
 
 
-def predicted_dissimilarity(space, sounds, sr=22050, *, metric="euclidean", aggregate="mean"):
+def _check_n_samples(n_samples):
+    if (isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral)
+            or n_samples < 2):
+        raise ParameterError(f"n_samples must be an int >= 2, got {n_samples!r}.")
+    return int(n_samples)
+
+
+def _check_confidence(confidence):
+    if (isinstance(confidence, bool) or not isinstance(confidence, numbers.Real)
+            or not 0 < confidence < 1):
+        raise ParameterError(f"confidence must be a number in (0, 1), got {confidence!r}.")
+    return float(confidence)
+
+
+def predicted_dissimilarity(space, sounds, sr=22050, *, metric="euclidean", aggregate="mean",
+                            return_interval=False, n_samples=200, confidence=0.95,
+                            random_state=None):
     """Predicted dissimilarity matrix between sounds: distances between their embeddings.
 
     Parameters
@@ -153,11 +175,40 @@ def predicted_dissimilarity(space, sounds, sr=22050, *, metric="euclidean", aggr
         Any :func:`scipy.spatial.distance.pdist` metric.
     aggregate : {"mean", "median"}, default="mean"
         See :func:`embed_sounds`.
+    return_interval : bool, default=False
+        Also return an interval for every distance, from posterior samples (VAE spaces
+        only). What is sampled: each sound's latent point is drawn independently from
+        ``N(Z[i], diag(Z_std[i] ** 2))``, where ``Z[i]`` is its embedding and ``Z_std[i]``
+        its posterior spread from ``embed_sounds(..., return_std=True)`` (the root mean
+        square of its frames' posterior standard deviations). That is the encoder's
+        uncertainty about *one frame* of the sound, placed at the sound's mean; it is not
+        divided by the number of frames (the frames of one sound are not independent
+        observations, and a sound's spread must not shrink because it is longer). Each of
+        the ``n_samples`` draws gives a distance matrix; the interval is the central
+        ``confidence`` range of those distances (e.g. the 2.5 and 97.5 percentiles for
+        0.95). Distances between noisy points are biased upward, so for sounds that lie
+        close together (relative to their spreads) the interval can lie above ``D``.
+    n_samples : int, default=200
+        Posterior draws (``return_interval=True`` only).
+    confidence : float, default=0.95
+        Probability mass of the interval, in (0, 1).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the draws: the same seed gives the same intervals.
 
     Returns
     -------
     D : ndarray of shape (n_sounds, n_sounds)
-        Symmetric, zero diagonal, in the order of ``sounds``.
+        Symmetric, zero diagonal, in the order of ``sounds``: the distances between the
+        embeddings (the posterior means), also with ``return_interval=True``.
+    D_lower, D_upper : ndarray of shape (n_sounds, n_sounds)
+        Only with ``return_interval=True``: the lower and upper ends of the interval
+        (symmetric, zero diagonal).
+
+    Raises
+    ------
+    ParameterError
+        As :func:`embed_sounds`; for ``return_interval`` with a space that has no
+        posterior, ``n_samples`` < 2, or a ``confidence`` outside (0, 1).
 
     Examples
     --------
@@ -169,6 +220,32 @@ def predicted_dissimilarity(space, sounds, sr=22050, *, metric="euclidean", aggr
     >>> D = predicted_dissimilarity(MFCCEmbedding().fit(sounds), sounds)
     >>> D.shape, bool(D[0, 1] < D[0, 2])
     ((3, 3), True)
+
+    Intervals from a VAE space (a frame pipeline ending in a
+    :class:`~perceptual_timbre.PerceptualVAE`):
+
+    >>> from sklearn.pipeline import Pipeline
+    >>> from perceptual_timbre import PerceptualVAE
+    >>> from perceptual_timbre.transforms import LogMagnitude, STFTTransformer
+    >>> space = Pipeline([("stft", STFTTransformer(n_fft=512, hop_length=256)),
+    ...                   ("log", LogMagnitude()),
+    ...                   ("vae", PerceptualVAE(latent_dim=2, hidden_layer_sizes=(16,),
+    ...                                         max_epochs=5, random_state=0))]).fit(sounds)
+    >>> D, lo, hi = predicted_dissimilarity(space, sounds, return_interval=True,
+    ...                                     n_samples=100, random_state=0)
+    >>> bool(np.all(lo <= hi)), bool(np.all(np.diag(hi) == 0))
+    (True, True)
     """
-    Z = embed_sounds(space, sounds, sr, aggregate=aggregate)
-    return squareform(pdist(Z, metric))
+    if not return_interval:
+        Z = embed_sounds(space, sounds, sr, aggregate=aggregate)
+        return squareform(pdist(Z, metric))
+    n_samples = _check_n_samples(n_samples)
+    confidence = _check_confidence(confidence)
+    rng = check_random_state(random_state)
+    Z, S = embed_sounds(space, sounds, sr, aggregate=aggregate, return_std=True)
+    D = squareform(pdist(Z, metric))
+    noise = rng.standard_normal((n_samples,) + Z.shape)
+    draws = np.stack([pdist(Z + S * e, metric) for e in noise])  # (n_samples, n_pairs)
+    tail = 100 * (1 - confidence) / 2
+    lower, upper = np.percentile(draws, [tail, 100 - tail], axis=0)
+    return D, squareform(lower), squareform(upper)

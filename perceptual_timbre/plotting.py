@@ -57,7 +57,7 @@ def _latents_and_labels(Z_or_estimator, labels):
 
 
 def plot_timbre_space(Z_or_estimator, labels=None, *, ax=None, n_components=2,
-                      show_centroids=True, s=20):
+                      show_centroids=True, s=20, std=None, n_std=1.0):
     """Scatter plot of a timbre space, coloured by label.
 
     Parameters
@@ -76,10 +76,24 @@ def plot_timbre_space(Z_or_estimator, labels=None, *, ax=None, n_components=2,
         Annotate every class at its centroid.
     s : float, default=20
         Marker size.
+    std : array-like of shape (n_sounds, latent_dim), default=None
+        Posterior standard deviation of every latent coordinate (e.g. from
+        ``embed_sounds(space, sounds, return_std=True)``): an uncertainty ellipse is drawn
+        around every point (2-D plots only). The posterior is a Gaussian with a diagonal
+        covariance ``diag(std ** 2)``, so in latent coordinates the ellipses are
+        axis-aligned with half-axes ``n_std * std`` in the two plotted dimensions. When the
+        latents are projected on principal axes, the covariance is projected with them,
+        ``P diag(std ** 2) P.T`` (``P`` the 2 x latent_dim projection), and its ellipse is
+        drawn: tilted when the principal axes mix coordinates with unequal spreads.
+    n_std : float, default=1.0
+        Half-axes of the ellipses in standard deviations (2.45 holds 95 % of a 2-D
+        Gaussian's mass).
 
     Returns
     -------
     ax : matplotlib Axes
+        With one :class:`matplotlib.patches.Ellipse` per point in ``ax.patches`` when
+        ``std`` is given.
 
     Examples
     --------
@@ -90,17 +104,25 @@ def plot_timbre_space(Z_or_estimator, labels=None, *, ax=None, n_components=2,
     >>> ax = plot_timbre_space(Z, labels=["a", "b"] * 10)
     >>> len(ax.collections)
     2
+    >>> ax = plot_timbre_space(Z, labels=["a", "b"] * 10, std=np.full((20, 4), 0.1))
+    >>> len(ax.patches)
+    20
     """
     Z, labels = _latents_and_labels(Z_or_estimator, labels)
     if n_components not in (2, 3):
         raise ParameterError(f"n_components must be 2 or 3, got {n_components!r}.")
+    if std is not None:
+        std = _check_std(std, Z.shape, n_components, n_std)
     if Z.shape[1] > n_components:
         from sklearn.decomposition import PCA
 
-        P = PCA(n_components=n_components).fit_transform(Z)
+        pca = PCA(n_components=n_components).fit(Z)
+        P = pca.transform(Z)
+        projection = pca.components_  # (n_components, latent_dim)
         axis_name = "PC"
     else:
         P = np.pad(Z, ((0, 0), (0, n_components - Z.shape[1])))
+        projection = np.eye(n_components, Z.shape[1])
         axis_name = "z"
     ax = _axes(ax, "3d" if n_components == 3 else None)
     groups = [(None, np.ones(len(P), bool))] if labels is None else [
@@ -112,13 +134,51 @@ def plot_timbre_space(Z_or_estimator, labels=None, *, ax=None, n_components=2,
                    else str(label), alpha=0.8)
         if show_centroids and label is not None:
             ax.text(*P[mask].mean(axis=0), str(label), fontsize=8, ha="center", va="bottom")
+        if std is not None:
+            _ellipses(ax, P[mask], std[mask], projection, n_std, cmap(i % cmap.N))
     ax.set_xlabel(f"{axis_name}1")
     ax.set_ylabel(f"{axis_name}2")
     if n_components == 3:
         ax.set_zlabel(f"{axis_name}3")
     if labels is not None and len(groups) <= 20:
         ax.legend(fontsize=7, markerscale=0.8, loc="best")
+    if std is not None:
+        ax.autoscale_view()
     return ax
+
+
+def _check_std(std, shape, n_components, n_std):
+    try:
+        std = np.asarray(std, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"std must be an array of standard deviations: {exc}") from None
+    if std.shape != shape:
+        raise ParameterError(
+            f"std must have the shape of the latents {shape} (one standard deviation per "
+            f"latent coordinate), got {std.shape}."
+        )
+    if not np.all(np.isfinite(std)) or np.any(std < 0):
+        raise ParameterError("std must be finite and >= 0.")
+    if n_components != 2:
+        raise ParameterError("uncertainty ellipses (std=...) are drawn in 2-D plots only; "
+                             f"got n_components={n_components!r}.")
+    if isinstance(n_std, bool) or not isinstance(n_std, (int, float)) or not n_std > 0:
+        raise ParameterError(f"n_std must be a number > 0, got {n_std!r}.")
+    return std
+
+
+def _ellipses(ax, P, std, projection, n_std, color):
+    """One ellipse per point: the projected posterior covariance ``A diag(s**2) A.T``."""
+    from matplotlib.patches import Ellipse
+
+    for p, sd in zip(P, std):
+        cov = (projection * sd**2) @ projection.T
+        vals, vecs = np.linalg.eigh(cov)  # ascending
+        vals = np.clip(vals, 0, None)
+        angle = np.degrees(np.arctan2(vecs[1, 1], vecs[0, 1]))
+        ax.add_patch(Ellipse(p, width=2 * n_std * np.sqrt(vals[1]),
+                             height=2 * n_std * np.sqrt(vals[0]), angle=angle,
+                             facecolor=color, edgecolor=color, alpha=0.15, lw=0.6))
 
 
 def plot_descriptor_map(dmap, name=None, *, ax=None, show_points=True, cmap="viridis",
