@@ -9,20 +9,30 @@ in ``../shared/data/README.md`` ("clean-9"), a simulated experimenter rates pair
   so a family is left out whole), then fine-tuned on the rated pairs only (pairs with
   ``counts == 0`` are ignored; ``FINE_TUNE`` settings, the pull ``alpha`` toward the prior);
 - shrinkage: the fine-tuned and the prior distance matrices (each divided by its mean) are
-  blended, ``(1 - lam) * fine + lam * prior``; ``lam`` is chosen per strategy and budget by
-  leave-one-family-out (the best mean over the OTHER families' studies), so no study's
-  score uses its own ratings to pick ``lam``;
+  blended, ``(1 - lam) * fine + lam * prior`` (``LAMBDAS``: 0 to 1, full shrinkage
+  included); ``lam`` is chosen per strategy and budget by leave-one-family-out, so no
+  study's score uses its own ratings to pick ``lam``. The criterion is ``maximin``: the
+  ``lam`` whose WORST gain over the prior alone among the OTHER families' studies is
+  largest (ties: the smallest ``lam``), so a weight that left any other study below its
+  prior is not chosen when another does not. The ``mean`` criterion (best mean over the
+  other families' studies) is reported beside it;
 - budgets: start from 20 % of the pairs, add 5 % per round, up to 100 %;
 - strategies (``perceptual_timbre.listening.design_experiment``): ``random``,
-  ``coverage`` (fewest-rated sounds first; its first 20 % is a coverage design too) and
-  ``uncertainty`` (the pairs a bootstrap ensemble of ``N_MEMBERS`` fine-tuned metrics
-  disagrees on most; starts from a random 20 %);
+  ``coverage`` (fewest-rated sounds first; its first 20 % is a coverage design too),
+  ``stratified`` (coverage with ``space`` = the prior's distance matrix: ties on the
+  anchor counts go to pairs that fill each sound's emptiest near / middle / far third
+  under the prior) and ``uncertainty`` (the pairs a bootstrap ensemble of ``N_MEMBERS``
+  fine-tuned metrics disagrees on most; starts from a random 20 %);
 - score: per-anchor Spearman between the predicted distances and the study's FULL rating
   matrix, averaged over studies and seeds.
 
 Pass marks (from the issue): coverage reaches random's 80 %-budget score with <= 75 % of
-the pairs; the shrunk fit on 20 % of pairs is never below the prior alone (per study, mean
-over seeds). A strategy that does not beat random is not a default.
+the pairs (checked for ``coverage`` and ``stratified``); the shrunk fit on 20 % of pairs is
+never below the prior alone (per study, mean over seeds; random, coverage and stratified
+designs). A strategy that does not beat random is not a default.
+
+``--resummarize JSON`` recomputes the summary from the per-seed scores (``raw``) that a
+previous run stored in its JSON, without refitting.
 
 Usage::
 
@@ -52,7 +62,11 @@ FAMILIES = STUDY_FAMILIES
 FLAGGED = set(SUSPECT_STUDIES)
 CLEAN9 = [s for fam in FAMILIES.values() for s in fam if s not in FLAGGED]
 FAMILY_OF = {s: f for f, studies in FAMILIES.items() for s in studies}
-STRATEGIES = ["random", "coverage", "uncertainty"]
+STRATEGIES = ["random", "coverage", "stratified", "uncertainty"]
+#: strategies whose 20 % fit must not be below the prior, and coverage-like strategies
+SHRINK_CHECKED = ("random", "coverage", "stratified")
+COVERAGE_LIKE = ("coverage", "stratified")
+CRITERIA = ("maximin", "mean")
 SR = 22050
 # the prior: a rank-loss map fitted on the other families (pinned, not the package defaults)
 PRIOR = dict(n_components=64, max_iter=300)
@@ -128,9 +142,9 @@ def simulate(study, Fs, ids, D, W0, strategy, seed, levels):
         k = target - int(np.triu(rated, 1).sum())
         if k > 0:
             first = not rated.any()
-            how = "coverage" if strategy == "coverage" else (
+            how = "coverage" if strategy in COVERAGE_LIKE else (
                 "random" if first or strategy == "random" else "uncertainty")
-            space = None
+            space = D_prior if strategy == "stratified" else None
             if how == "uncertainty":
                 space = ensemble(Fs, ids, D, rated, W0, rng)
             design = design_experiment(ids, n_pairs=k, strategy=how, rated=rated, space=space,
@@ -188,32 +202,71 @@ def run(cfg, data_home, log=print):
                         study, Fs, ids, D, W0, strategy, seed, levels)
                 log(f"{study} {strategy} seed {seed}: {t.seconds:.1f} s, "
                     f"{raw[study, strategy, seed][[0, -1], 0].round(3).tolist()}")
-    return summarize(raw, prior_scores, spreads, studies, levels, cfg["seeds"])
+    result = summarize(raw, prior_scores, spreads, studies, levels, cfg["seeds"])
+    result["raw"] = {f"{s}|{st}|{sd}": v for (s, st, sd), v in raw.items()}
+    result["spreads"] = {f"{s}|{st}|{sd}": v for (s, st, sd), v in spreads.items()}
+    return result
 
 
-def summarize(raw, prior_scores, spreads, studies, levels, seeds):
+def resummarize(path):
+    """The summary of a previous run, from the per-seed scores stored in its JSON."""
+    import json
+
+    stored = json.loads(Path(path).read_text())
+    if "raw" not in stored:
+        raise SystemExit(f"{path} has no per-seed scores ('raw'); rerun the benchmark.")
+    raw = {tuple(k.split("|")[:2]) + (int(k.split("|")[2]),): np.asarray(v)
+           for k, v in stored["raw"].items()}
+    spreads = {tuple(k.split("|")[:2]) + (int(k.split("|")[2]),): v
+               for k, v in stored["spreads"].items()}
+    cfg = stored["config"]
+    result = summarize(raw, stored["prior_per_study"], spreads, list(cfg["studies"]),
+                       np.asarray(cfg["levels"]), list(cfg["seeds"]))
+    result["raw"], result["spreads"] = stored["raw"], stored["spreads"]
+    return stored, result
+
+
+def choose_lambda(per_study, prior_scores, studies, held_out_family, strategy,
+                  criterion="maximin"):
+    """Index into ``LAMBDAS`` per budget, from the studies OUTSIDE ``held_out_family``.
+
+    ``maximin``: the largest worst gain over the prior alone among those studies (ties: the
+    smallest lambda); ``mean``: the best mean score. With no other family: no shrinkage.
+    """
+    others = [s for s in studies if FAMILY_OF[s] != held_out_family]
+    n_levels = per_study[studies[0], strategy].shape[0]
+    if not others:
+        return np.zeros(n_levels, dtype=int)
+    gains = np.array([per_study[s, strategy] - prior_scores[s] for s in others])
+    if criterion == "mean":
+        return np.argmax(gains.mean(axis=0), axis=1)
+    if criterion != "maximin":
+        raise ValueError(f"unknown criterion {criterion!r}")
+    worst = gains.min(axis=0)  # (n_levels, n_lambdas)
+    return np.array([int(np.flatnonzero(w >= w.max() - 1e-12)[0]) for w in worst])
+
+
+def summarize(raw, prior_scores, spreads, studies, levels, seeds, criterion="maximin"):
     # per study: mean over seeds, (n_levels, n_lambdas)
+    strategies = [st for st in STRATEGIES if (studies[0], st, seeds[0]) in raw]
     per_study = {(s, st): np.mean([raw[s, st, sd] for sd in seeds], axis=0)
-                 for s in studies for st in STRATEGIES}
+                 for s in studies for st in strategies}
     families = sorted({FAMILY_OF[s] for s in studies})
-    # leave-one-family-out lambda per (strategy, level, held-out family)
-    chosen = {}
-    for st in STRATEGIES:
-        for fam in families:
-            others = [s for s in studies if FAMILY_OF[s] != fam]
-            if not others:  # a single family: nothing to choose from, no shrinkage
-                chosen[st, fam] = np.zeros(len(levels), dtype=int)
-                continue
-            mean = np.mean([per_study[s, st] for s in others], axis=0)
-            chosen[st, fam] = np.argmax(mean, axis=1)
-    shrunk = {(s, st): per_study[s, st][np.arange(len(levels)), chosen[st, FAMILY_OF[s]]]
-              for s in studies for st in STRATEGIES}
+    idx = np.arange(len(levels))
+
+    def shrink(crit):
+        chosen = {(st, fam): choose_lambda(per_study, prior_scores, studies, fam, st, crit)
+                  for st in strategies for fam in families}
+        return chosen, {(s, st): per_study[s, st][idx, chosen[st, FAMILY_OF[s]]]
+                        for s in studies for st in strategies}
+
+    chosen, shrunk = shrink(criterion)
     curves = []
     for li, level in enumerate(levels):
         row = {"pairs_%": int(round(100 * level))}
-        for st in STRATEGIES:
+        for st in strategies:
             row[st] = float(np.mean([shrunk[s, st][li] for s in studies]))
-        for st in STRATEGIES:
+        for st in strategies:
             row[f"{st} (no shrinkage)"] = float(np.mean([per_study[s, st][li, 0]
                                                          for s in studies]))
         row["lambda (random, mean over folds)"] = float(np.mean(
@@ -235,22 +288,24 @@ def summarize(raw, prior_scores, spreads, studies, levels, seeds):
 
     i80 = int(np.argmin(np.abs(levels - 0.8)))
     random80 = curves[i80]["random"]
-    reach = {st: budget_to_reach(st, random80) for st in STRATEGIES}
+    reach = {st: budget_to_reach(st, random80) for st in strategies}
     first = [{"study": s, "family": FAMILY_OF[s], "prior alone": prior_scores[s],
-              **{f"{st} 20 %, shrunk": float(shrunk[s, st][0]) for st in STRATEGIES},
+              **{f"{st} 20 %, shrunk": float(shrunk[s, st][0]) for st in strategies},
               **{f"{st} 20 %, no shrinkage": float(per_study[s, st][0, 0])
-                 for st in ("random", "coverage")}}
+                 for st in ("random", "coverage") if st in strategies}}
              for s in studies]
     below = {st: [r["study"] for r in first if r[f"{st} 20 %, shrunk"] < r["prior alone"] - 1e-9]
-             for st in STRATEGIES}
+             for st in strategies}
     below_raw = [r["study"] for r in first if r["random 20 %, no shrinkage"] < r["prior alone"]]
-    gain = {st: float(np.mean([c[st] - c["random"] for c in curves])) for st in STRATEGIES}
+    gain = {st: float(np.mean([c[st] - c["random"] for c in curves])) for st in strategies}
     # paired over studies (each the mean over seeds): difference to random, its standard
     # error, and in how many studies the strategy is ahead
     paired = []
     for li, level in enumerate(levels):
         row = {"pairs_%": int(round(100 * level))}
-        for st in ("coverage", "uncertainty"):
+        for st in strategies:
+            if st == "random":
+                continue
             d = np.array([shrunk[s, st][li] - shrunk[s, "random"][li] for s in studies])
             se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else float("nan")
             row[f"{st} - random"] = float(d.mean())
@@ -258,8 +313,24 @@ def summarize(raw, prior_scores, spreads, studies, levels, seeds):
             row[f"{st} ahead in"] = f"{int((d > 1e-12).sum())}/{d.size}"
         paired.append(row)
     spread = {st: float(np.mean([np.mean(spreads[s, st, sd]) for s in studies for sd in seeds]))
-              for st in STRATEGIES}
+              for st in strategies}
+    # the other criterion, for comparison (same raw scores)
+    criteria = {}
+    for crit in CRITERIA:
+        _, sh = (chosen, shrunk) if crit == criterion else shrink(crit)
+        curve = {st: [float(np.mean([sh[s, st][li] for s in studies]))
+                      for li in range(len(levels))] for st in strategies}
+        criteria[crit] = {
+            "curves": curve,
+            "below_prior_at_20": {st: [s for s in studies
+                                       if sh[s, st][0] < prior_scores[s] - 1e-9]
+                                  for st in strategies},
+            "min_gain_at_20": {st: float(min(sh[s, st][0] - prior_scores[s] for s in studies))
+                               for st in strategies},
+        }
+    checked = [st for st in SHRINK_CHECKED if st in strategies]
     return {
+        "criterion": criterion,
         "curves": curves,
         "prior_alone": prior_mean,
         "per_study_20": first,
@@ -270,14 +341,15 @@ def summarize(raw, prior_scores, spreads, studies, levels, seeds):
         "anchor_count_spread": spread,
         "below_prior_at_20_shrunk": below,
         "below_prior_at_20_no_shrinkage": below_raw,
+        "criteria": criteria,
         "pass": {
-            "coverage_reaches_random80_within_75": reach["coverage"] is not None
-            and reach["coverage"] <= 75.0,
-            "shrunk_20_never_below_prior": not below["random"] and not below["coverage"],
+            **{f"{st}_reaches_random80_within_75": reach[st] is not None and reach[st] <= 75.0
+               for st in COVERAGE_LIKE if st in strategies},
+            "shrunk_20_never_below_prior": not any(below[st] for st in checked),
         },
         "levels": levels,
         "lambdas": LAMBDAS,
-        "per_study_curves": {f"{s}|{st}": per_study[s, st] for s in studies for st in STRATEGIES},
+        "per_study_curves": {f"{s}|{st}": per_study[s, st] for s in studies for st in strategies},
         "prior_per_study": prior_scores,
     }
 
@@ -291,7 +363,8 @@ def plot(result, path):
     fig, ax = plt.subplots(figsize=(6, 4))
     x = [c["pairs_%"] for c in result["curves"]]
     for st in STRATEGIES:
-        ax.plot(x, [c[st] for c in result["curves"]], marker="o", ms=3, label=st)
+        if st in result["curves"][0]:
+            ax.plot(x, [c[st] for c in result["curves"]], marker="o", ms=3, label=st)
     ax.axhline(result["prior_alone"], color="gray", ls=":", label="prior alone")
     ax.set_xlabel("pairs rated (%)")
     ax.set_ylabel("per-anchor Spearman (full matrix)")
@@ -304,23 +377,30 @@ def plot(result, path):
 
 def report(result, cfg, seconds, quick):
     fmt = lambda v: "—" if v is None else f"{v:.1f} %"  # noqa: E731
+    strategies = [st for st in STRATEGIES if st in result["curves"][0]]
     reach = result["budget_to_reach_random_80"]
     p = {k: "PASS" if v else "FAIL" for k, v in result["pass"].items()}
+    below = result["below_prior_at_20_shrunk"]
+    crit = result["criteria"]
     lines = [
         f"Random's score at 80 % of the pairs: {result['random_80']:.3f}. Budget each "
-        f"strategy needs to reach it: random {fmt(reach['random'])}, coverage "
-        f"{fmt(reach['coverage'])}, uncertainty {fmt(reach['uncertainty'])} "
-        f"(pass mark coverage <= 75 %: {p['coverage_reaches_random80_within_75']}).",
-        f"Mean gain over random across budgets: coverage "
-        f"{result['mean_gain_over_random']['coverage']:+.3f}, uncertainty "
-        f"{result['mean_gain_over_random']['uncertainty']:+.3f}.",
+        f"strategy needs to reach it: "
+        + ", ".join(f"{st} {fmt(reach[st])}" for st in strategies)
+        + " (pass mark <= 75 %: "
+        + ", ".join(f"{st} {p[f'{st}_reaches_random80_within_75']}"
+                    for st in COVERAGE_LIKE if st in strategies) + ").",
+        "Mean gain over random across budgets: "
+        + ", ".join(f"{st} {result['mean_gain_over_random'][st]:+.3f}"
+                    for st in strategies if st != "random") + ".",
         f"Prior alone (other families, no ratings of the study): {result['prior_alone']:.3f}. "
-        f"At 20 %, studies below the prior: shrunk random "
-        f"{result['below_prior_at_20_shrunk']['random'] or 'none'}, shrunk coverage "
-        f"{result['below_prior_at_20_shrunk']['coverage'] or 'none'}; without shrinkage "
-        f"(random) {len(result['below_prior_at_20_no_shrinkage'])} of "
+        f"At 20 %, studies below the prior with the {result['criterion']} shrinkage: "
+        + "; ".join(f"{st} {below[st] or 'none'}" for st in strategies)
+        + f"; without shrinkage (random) {len(result['below_prior_at_20_no_shrinkage'])} of "
         f"{len(result['per_study_20'])} (pass mark: never below with shrinkage: "
         f"{p['shrunk_20_never_below_prior']}).",
+        "Shrinkage criterion, worst gain over the prior at 20 % (per study): "
+        + "; ".join(f"{c}: " + ", ".join(f"{st} {crit[c]['min_gain_at_20'][st]:+.3f}"
+                                         for st in strategies) for c in CRITERIA) + ".",
         "Spread of pairs per sound (max - min, mean over rounds): "
         + ", ".join(f"{st} {v:.2f}" for st, v in result["anchor_count_spread"].items()) + ".",
     ]
@@ -330,12 +410,18 @@ def report(result, cfg, seconds, quick):
         f"{FINE_TUNE}; "
         f"{seconds:.0f} s. Scores are per-anchor Spearman on each study's full matrix, mean "
         f"over studies and seeds; the strategy columns use the leave-one-family-out "
-        f"shrinkage toward the prior."
+        f"shrinkage toward the prior ({result['criterion']} criterion)."
     )
-    curve_cols = ["pairs_%", *STRATEGIES, *(f"{st} (no shrinkage)" for st in STRATEGIES),
+    curve_cols = ["pairs_%", *strategies, *(f"{st} (no shrinkage)" for st in strategies),
                   "lambda (random, mean over folds)"]
-    first_cols = ["study", "family", "prior alone", *(f"{st} 20 %, shrunk" for st in STRATEGIES),
+    first_cols = ["study", "family", "prior alone",
+                  *(f"{st} 20 %, shrunk" for st in strategies),
                   "random 20 %, no shrinkage", "coverage 20 %, no shrinkage"]
+    other = [c for c in CRITERIA if c != result["criterion"]]
+    crit_rows = [{"pairs_%": c["pairs_%"],
+                  **{f"{st} ({o})": crit[o]["curves"][st][li] for o in other
+                     for st in strategies}}
+                 for li, c in enumerate(result["curves"])]
     return intro, [
         ("Findings", "\n".join(f"- {line}" for line in lines)),
         ("Curves", markdown_table(result["curves"], curve_cols)
@@ -343,30 +429,40 @@ def report(result, cfg, seconds, quick):
         ("Paired against random (per study, mean over seeds; SE over studies)",
          markdown_table(result["paired_vs_random"])),
         ("Per study at 20 % of the pairs", markdown_table(result["per_study_20"], first_cols)),
+        (f"The same scores with the {' / '.join(other)} shrinkage criterion",
+         markdown_table(crit_rows)),
     ]
 
 
 def main(argv=None):
     parser = make_parser(__doc__)
     parser.add_argument("--data-home", default=None)
+    parser.add_argument("--resummarize", default=None, metavar="JSON",
+                        help="recompute the summary from a previous run's JSON (no refits)")
     args = parser.parse_args(argv)
-    # joblib workers (parallel feature extraction) must find the package too
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO),
-                                                             os.environ.get("PYTHONPATH")]))
-    data_home = args.data_home or os.environ.get("PERCEPTUAL_TIMBRE_DATA")
-    if data_home is None and (REPO.parent / "shared" / "data").is_dir():
-        data_home = str(REPO.parent / "shared" / "data")
-    cfg = QUICK if args.quick else FULL
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        with Timer() as t:
-            result = run(cfg, data_home)
+    if args.resummarize:
+        stored, result = resummarize(args.resummarize)
+        cfg, seconds, quick = stored["config"], stored["seconds"], stored["quick"]
+    else:
+        # joblib workers (parallel feature extraction) must find the package too
+        os.environ["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+        data_home = args.data_home or os.environ.get("PERCEPTUAL_TIMBRE_DATA")
+        if data_home is None and (REPO.parent / "shared" / "data").is_dir():
+            data_home = str(REPO.parent / "shared" / "data")
+        cfg = QUICK if args.quick else FULL
+        quick = args.quick
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            with Timer() as t:
+                result = run(cfg, data_home)
+        seconds = t.seconds
     args.output.mkdir(parents=True, exist_ok=True)
     plot(result, args.output / "bench_listening_curves.png")
-    intro, sections = report(result, cfg, t.seconds, args.quick)
+    intro, sections = report(result, cfg, seconds, quick)
     write_results(args.output, "bench_listening",
                   {"config": {k: v for k, v in cfg.items()}, "prior": PRIOR, "fine_tune": FINE_TUNE,
-                   "n_members": N_MEMBERS, "quick": args.quick, "seconds": t.seconds, **result},
+                   "n_members": N_MEMBERS, "quick": quick, "seconds": seconds, **result},
                   title="Listening tests: pair selection (simulated on the shared studies)",
                   sections=sections, intro=intro)
     print((args.output / "bench_listening.md").read_text())

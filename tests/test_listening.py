@@ -120,6 +120,32 @@ def test_coverage_counts_pairs_rated_before_and_never_proposes_them(study):
     assert again == second
 
 
+def test_coverage_with_a_prior_spreads_each_sounds_partners_over_its_distance_range(study):
+    """With ``space`` = a prior dissimilarity matrix, coverage keeps the anchor balance and
+    gives every sound partners in its near, middle and far third (as far as its count
+    allows); plain coverage leaves that to chance."""
+    from perceptual_timbre.listening._design import _anchor_strata
+
+    _, names, D = study
+    n = len(names)
+    strata = _anchor_strata(D)
+
+    def worst_gap(design):  # per sound: max - min partners per distance third
+        fill = np.zeros((n, 3))
+        for i, j in design.pairs:
+            fill[i, strata[i, j]] += 1
+            fill[j, strata[j, i]] += 1
+        return (fill.max(axis=1) - fill.min(axis=1)).max()
+
+    design = design_experiment(names, n_pairs=0.4, space=D, random_state=0)
+    counts = design.pairs_per_sound()
+    assert counts.max() - counts.min() <= 1
+    assert worst_gap(design) <= 2
+    plain = [worst_gap(design_experiment(names, n_pairs=0.4, random_state=s)) for s in range(5)]
+    assert np.mean(plain) > worst_gap(design)
+    assert design == design_experiment(names, n_pairs=0.4, space=D, random_state=0)
+
+
 def test_designs_are_reproducible(study):
     _, names, _ = study
     a = design_experiment(names, n_pairs=20, random_state=3)
@@ -162,7 +188,9 @@ def test_uncertainty_picks_the_pairs_an_ensemble_disagrees_on(study):
     (dict(n_pairs=1.5), "fraction in"),
     (dict(n_pairs=4, strategy="all"), 'strategy="all" rates all 10'),
     (dict(n_pairs=4, repeats=5), "5 repeats of 4 pairs"),
-    (dict(n_pairs=4, space=np.zeros((2, 5, 5))), 'only used by strategy="uncertainty"'),
+    (dict(n_pairs=4, strategy="random", space=np.zeros((5, 5))),
+     'only used by strategy="coverage" or "uncertainty"'),
+    (dict(n_pairs=4, space=np.zeros((2, 5, 5))), r"prior dissimilarity matrix of shape \(5, 5\)"),
     (dict(rated=np.ones((5, 5))), "all 10 pairs of the 5 sounds are already rated"),
     (dict(rated=np.ones((4, 4))), r"rated has shape \(4, 4\); expected \(5, 5\)"),
 ])
@@ -552,7 +580,8 @@ def test_benchmark_summary_chooses_shrinkage_without_the_held_out_family():
     raw = {}
     for s in studies:
         for st in module.STRATEGIES:
-            base = {"random": 0.5, "coverage": 0.55, "uncertainty": 0.45}[st]
+            base = {"random": 0.5, "coverage": 0.55, "stratified": 0.55,
+                    "uncertainty": 0.45}[st]
             curve = base + 0.4 * levels[:, None] + 0 * lams[None]
             # Grey gains from shrinkage at 20 %, the Patil studies lose from it
             curve[0] += (0.1 * lams) if s == "Grey1977" else (-0.1 * lams)

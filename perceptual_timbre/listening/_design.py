@@ -196,19 +196,72 @@ def _check_count(value, name, total, *, allow_zero):
     return k
 
 
-def _select_coverage(candidates, base_counts, k, rng):
-    """Greedy: the pair whose two sounds have the fewest pairs so far (ties at random)."""
+#: Distance strata per anchor of the stratified coverage (near, middle, far partners).
+N_STRATA = 3
+
+
+def _check_prior(space, n):
+    """A prior dissimilarity matrix (n, n) for stratified coverage."""
+    try:
+        D = np.asarray(space, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(
+            f"space must be a dissimilarity matrix for coverage: {exc}") from None
+    if D.shape != (n, n):
+        raise ParameterError(
+            f'strategy="coverage" takes space = a prior dissimilarity matrix of shape '
+            f"({n}, {n}) (e.g. a fitted metric's predictions); got shape {D.shape}."
+        )
+    if not np.all(np.isfinite(D)):
+        raise ParameterError("space contains NaN or infinite values.")
+    return (D + D.T) / 2
+
+
+def _anchor_strata(D, n_strata=N_STRATA):
+    """``strata[i, j]``: the distance tercile (for 3 strata) of ``j`` among ``i``'s partners,
+    ranked by the prior dissimilarity of row ``i`` (ties by index)."""
+    n = len(D)
+    strata = np.zeros((n, n), dtype=int)
+    for i in range(n):
+        others = np.delete(np.arange(n), i)
+        order = others[np.argsort(D[i, others], kind="stable")]
+        strata[i, order] = np.arange(n - 1) * n_strata // (n - 1)
+    return strata
+
+
+def _select_coverage(candidates, base_counts, k, rng, *, strata=None, rated=None):
+    """Greedy: the pair whose two sounds have the fewest pairs so far (ties at random).
+
+    With ``strata`` (from :func:`_anchor_strata`), ties on the counts go to the pair that
+    fills the emptiest distance strata of its two sounds: each sound's partners spread over
+    its near, middle and far sounds under the prior.
+    """
     counts = base_counts.astype(float).copy()
     chosen = []
     free = np.ones(len(candidates), dtype=bool)
+    if strata is not None:
+        n = len(counts)
+        fill = np.zeros((n, strata.max() + 1))
+        if rated is not None:
+            for i, j in zip(*np.nonzero(np.triu(rated, 1))):
+                fill[i, strata[i, j]] += 1
+                fill[j, strata[j, i]] += 1
+        a, b = candidates[:, 0], candidates[:, 1]
+        sa, sb = strata[a, b], strata[b, a]
     for _ in range(k):
         idx = np.flatnonzero(free)
         ci, cj = counts[candidates[idx, 0]], counts[candidates[idx, 1]]
-        order = np.lexsort((rng.random(idx.size), np.maximum(ci, cj), ci + cj))
+        keys = [rng.random(idx.size)]
+        if strata is not None:
+            keys.append(fill[a[idx], sa[idx]] + fill[b[idx], sb[idx]])
+        order = np.lexsort((*keys, np.maximum(ci, cj), ci + cj))
         best = idx[order[0]]
         chosen.append(best)
         free[best] = False
         counts[candidates[best]] += 1
+        if strata is not None:
+            fill[a[best], sa[best]] += 1
+            fill[b[best], sb[best]] += 1
     pairs = candidates[np.asarray(chosen, dtype=int)]
     return _repair_coverage(pairs, candidates, counts)
 
@@ -425,8 +478,9 @@ def design_experiment(sounds, n_pairs=None, *, strategy=None, space=None, rated=
             f'strategy="all" rates all {len(candidates)} unrated pairs; n_pairs={n_pairs!r} asks '
             f'for {k}. Use strategy="coverage" (or "random") for a partial design.'
         )
-    if strategy != "uncertainty" and space is not None:
-        raise ParameterError(f'space is only used by strategy="uncertainty", not {strategy!r}.')
+    if strategy not in ("uncertainty", "coverage") and space is not None:
+        raise ParameterError(
+            f'space is only used by strategy="coverage" or "uncertainty", not {strategy!r}.')
     n_repeats = _check_count(repeats, "repeats", k, allow_zero=True)
     if n_repeats > k:
         raise ParameterError(f"repeats={repeats!r} asks for {n_repeats} repeats of {k} pairs.")
@@ -440,7 +494,9 @@ def design_experiment(sounds, n_pairs=None, *, strategy=None, space=None, rated=
     elif strategy == "random":
         pairs = candidates[np.sort(rng.choice(len(candidates), size=k, replace=False))]
     elif strategy == "coverage":
-        pairs = _select_coverage(candidates, already.sum(axis=1), k, rng)
+        strata = None if space is None else _anchor_strata(_check_prior(space, n))
+        pairs = _select_coverage(candidates, already.sum(axis=1), k, rng, strata=strata,
+                                 rated=already)
     else:
         if space is None:
             raise ParameterError(
