@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import ParameterError
 from ..utils.validation import ParamValidationMixin, check_audio, check_sr
-from ._blocks import BLOCK_NAMES, _Analysis, _harmonic_peaks, compute_block
+from ._blocks import BLOCK_NAMES, _Analysis, _harmonic_peaks, _mel_power, compute_block
 
 __all__ = ["SoundFeatures", "DESCRIPTOR_NAMES", "FEATURE_BLOCKS", "BLOCK_PRESETS"]
 
@@ -239,9 +239,7 @@ def _legacy_features(y, params):
         y = np.pad(y, (0, n_fft - y.size))
     S = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop, center=True))
     freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
-    mel = librosa.feature.melspectrogram(
-        S=S**2, sr=sr, n_mels=params["n_mels"], fmin=params["fmin"], fmax=sr / 2
-    )
+    mel = _mel_power(S**2, sr, params["n_mels"], fmin=params["fmin"])
     logmel = librosa.power_to_db(mel, ref=np.max, top_db=80.0)
     energy = np.sum(S**2, axis=0)
     loud = 10 * np.log10(energy / (energy.max() + 1e-20) + 1e-20) > -_LOUD_DB
