@@ -32,6 +32,7 @@ from perceptual_timbre.datasets import (
 )
 from perceptual_timbre.exceptions import DataNotFoundError, ParameterError
 from perceptual_timbre.utils import Ratings
+from perceptual_timbre.utils._cache import get_memory
 
 # Study sizes from ../shared/data/README.md.
 STUDY_SIZES = {
@@ -94,6 +95,7 @@ def test_load_timbre_study_real(data_home, study):
     assert isinstance(data.ratings, Ratings) and data.ratings.labels.tolist() == data.names
     assert data.sr == 22050 and data.study == study and study in data.DESCR
     assert len(data.audio) == len(data.instrument) == n
+    assert isinstance(data.instrument, np.ndarray) and data.instrument.dtype == object
     for y, path in zip(data.audio, data.filenames, strict=True):
         info = sf.info(path)
         assert y.ndim == 1 and np.all(np.isfinite(y)) and np.abs(y).max() > 1e-3
@@ -295,7 +297,7 @@ def test_combine_studies_averages_per_instrument_pair(data_home):
     Div = iv.dissimilarity
     offv = ~np.eye(len(Div), dtype=bool)
     Divn = (Div - Div[offv].min()) / (Div[offv].max() - Div[offv].min())
-    flute, oboe_iv = iv.instrument.index("Flute"), iv.instrument.index("Oboe")
+    flute, oboe_iv = iv.instrument.tolist().index("Flute"), iv.instrument.tolist().index("Oboe")
     expected = (Dn[inst == "Flute"][:, oboe].mean() + Divn[flute, oboe_iv]) / 2
     assert two.dissimilarity.loc["Flute", "Oboe"] == pytest.approx(expected)
     assert two.n_studies.loc["Flute", "Oboe"] == 2 and two.counts.loc["Flute", "Oboe"] == 3
@@ -348,16 +350,42 @@ def test_rendered_spectra_differ_between_instruments(rendered_notes):
     assert similarity[~np.eye(12, dtype=bool)].max() < 0.95, similarity.round(3)
 
 
-def test_rendering_is_deterministic_and_cached(rendered_notes):
+def test_rendering_is_deterministic(rendered_notes):
     kwargs = dict(pitches=(60, 67), velocities=(64, 100), duration=1.0, sr=22050)
-    _soundfont._render_cached.cache_clear()
     again = render_instrument_notes(**kwargs)
     np.testing.assert_array_equal(again.audio, rendered_notes.audio)
-    hits = _soundfont._render_cached.cache_info().hits
-    third = render_instrument_notes(**kwargs)
-    assert _soundfont._render_cached.cache_info().hits == hits + 1
-    third.audio[:] = 0  # callers get copies; the cache stays intact
+    again.audio[:] = 0  # callers get fresh arrays
     np.testing.assert_array_equal(render_instrument_notes(**kwargs).audio, rendered_notes.audio)
+
+
+def test_render_cache_is_joblib_memory_off_unless_asked(tmp_path, monkeypatch):
+    monkeypatch.delenv("PERCEPTUAL_TIMBRE_CACHE", raising=False)
+    assert get_memory().location is None and get_memory(False, data_home=tmp_path).location is None
+    kwargs = dict(instruments=["Flute", "Cello"], pitches=[60], velocities=[100], duration=0.25,
+                  data_home=tmp_path)
+    want = render_instrument_notes(**kwargs)
+    assert not (tmp_path / "cache").exists()  # off by default: nothing written
+    first = render_instrument_notes(**kwargs, cache=True)
+    np.testing.assert_array_equal(first.audio, want.audio)
+    assert len(list((tmp_path / "cache").rglob("output.pkl"))) == 1
+
+    def no_render(*args, **kwargs):
+        raise AssertionError("a cached call must not render")
+
+    monkeypatch.setattr(_soundfont, "_render_strict", no_render)
+    # a hit, whatever n_jobs (not part of the key); the environment variable switches it on
+    np.testing.assert_array_equal(render_instrument_notes(**kwargs, cache=True, n_jobs=2).audio,
+                                  want.audio)
+    monkeypatch.setenv("PERCEPTUAL_TIMBRE_CACHE", "1")
+    np.testing.assert_array_equal(render_instrument_notes(**kwargs).audio, want.audio)
+    with pytest.raises(AssertionError, match="must not render"):  # cache=False overrides it
+        render_instrument_notes(**kwargs, cache=False)
+    assert get_memory(data_home=tmp_path).location == str(tmp_path / "cache")
+    monkeypatch.setenv("PERCEPTUAL_TIMBRE_CACHE", "maybe")
+    with pytest.raises(ParameterError, match="PERCEPTUAL_TIMBRE_CACHE .*got 'maybe'"):
+        get_memory()
+    with pytest.raises(ParameterError, match="cache must be True, False or None"):
+        get_memory("yes")
 
 
 def test_render_subset_dict_and_user_soundfont(tmp_path, rendered_notes):
@@ -412,12 +440,13 @@ def test_load_audio_folder(tmp_path, rendered_notes):
     data = load_audio_folder(root, sr=sr)
     assert data.filenames == ["Strings/Cello/c.aiff", "Winds/Flute/a.wav", "Winds/Flute/b.flac",
                               "loose.WAV"]
-    assert data.label.tolist() == ["Strings", "Winds", "Winds", None]
+    assert data.instrument.tolist() == ["Strings", "Winds", "Winds", None]
+    assert data.label is data.instrument  # the documented alias
     np.testing.assert_allclose(data.audio[1], flute[0], atol=1e-4)  # 16-bit wav
     assert len(data.audio[0]) == len(cello[0]) // 2  # 44.1 kHz stereo file, mixed and resampled
-    assert load_audio_folder(root, sr=sr, label_level=-1).label.tolist() == [
+    assert load_audio_folder(root, sr=sr, label_level=-1).instrument.tolist() == [
         "Cello", "Flute", "Flute", None]
-    assert load_audio_folder(root, sr=sr, label_level=1).label.tolist()[:3] == [
+    assert load_audio_folder(root, sr=sr, label_level=1).instrument.tolist()[:3] == [
         "Cello", "Flute", "Flute"]
     assert load_audio_folder(root, extensions=(".flac",)).filenames == ["Winds/Flute/b.flac"]
 

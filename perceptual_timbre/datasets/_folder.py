@@ -35,7 +35,10 @@ def load_audio_folder(path, sr=22050, extensions=AUDIO_EXTENSIONS, *, label_leve
     -------
     data : sklearn.utils.Bunch
         - ``audio``: list of 1-D float64 arrays (lengths may differ).
-        - ``label``: ndarray of object (n_files,).
+        - ``instrument``: ndarray of object (n_files,), each file's label (the name of its
+          folder at ``label_level``: an instrument, or a family such as ``"Brass"``), the
+          per-sound label every loader of :mod:`perceptual_timbre.datasets` returns.
+        - ``label``: the same array, an alias kept for code written before ``instrument``.
         - ``filenames``: list of str, paths relative to ``path`` (sorted).
         - ``sr``: int.
 
@@ -54,7 +57,7 @@ def load_audio_folder(path, sr=22050, extensions=AUDIO_EXTENSIONS, *, label_leve
     >>> (root / "flute").mkdir()
     >>> sf.write(root / "flute" / "a4.wav", np.sin(np.arange(4410) * 0.06), 44100)
     >>> data = load_audio_folder(root)
-    >>> data.filenames, list(data.label), data.audio[0].shape
+    >>> data.filenames, list(data.instrument), data.audio[0].shape
     (['flute/a4.wav'], ['flute'], (2205,))
     """
     sr = check_sr(sr)
@@ -82,9 +85,11 @@ def load_audio_folder(path, sr=22050, extensions=AUDIO_EXTENSIONS, *, label_leve
             labels.append(folders[label_level] if folders else None)
         except IndexError:
             labels.append(None)
+    labels = np.array(labels, dtype=object)
     return Bunch(
         audio=[_read_mono(p, sr) for p in files],
-        label=np.array(labels, dtype=object),
+        instrument=labels,
+        label=labels,
         filenames=[p.relative_to(root).as_posix() for p in files],
         sr=sr,
     )

@@ -10,7 +10,7 @@ Stimuli that are hybrids or synthetic blends (most of McAdams 1995's) get ``None
 
 import re
 
-__all__ = ["INSTRUMENT_PROGRAMS", "instrument_from_filename"]
+__all__ = ["INSTRUMENT_PROGRAMS", "INSTRUMENT_RANGES", "instrument_from_filename"]
 
 #: General MIDI program (0-based) that sounds each of the 12 rated instruments, in the row
 #: order of the bundled ``esling2018`` ratings.
@@ -27,6 +27,48 @@ INSTRUMENT_PROGRAMS = {
     "Trombone": 57,
     "Piano": 0,
     "Violin": 40,
+}
+
+#: Playable range of each of the 12 rated instruments: (lowest, highest) MIDI note at
+#: sounding pitch, both included (60 = C4). The usual orchestral ranges of orchestration
+#: manuals (e.g. S. Adler, *The Study of Orchestration*), with the extreme top notes that
+#: only soloists reach left out; the clarinet is the B-flat, the saxophone the alto (General
+#: MIDI program 65). :func:`load_instrument_corpus` renders ``pitches="range"`` over these,
+#: and drops, with the reason, the notes a SoundFont does not sound: of these ranges,
+#: FluidR3_GM is silent only at the violin's MIDI 94, TimGM6mb only at the saxophone's
+#: MIDI 64, and sf_GMbank sounds every note. (Beyond them, FluidR3_GM's alto saxophone,
+#: English horn and bassoon fall silent above MIDI 84-85, its horn, oboe and trombone
+#: above 96.)
+#:
+#: ===========  ========  ===========
+#: instrument   MIDI      notes
+#: ===========  ========  ===========
+#: Clarinet     50 - 94   D3 - A#6
+#: Saxophone    49 - 81   C#3 - A5
+#: Trumpet      52 - 82   E3 - A#5
+#: Cello        36 - 81   C2 - A5
+#: FrenchHorn   35 - 77   B1 - F5
+#: Oboe         58 - 91   A#3 - G6
+#: Flute        60 - 96   C4 - C7
+#: EnglishHorn  52 - 84   E3 - C6
+#: Bassoon      34 - 75   A#1 - D#5
+#: Trombone     40 - 77   E2 - F5
+#: Piano        21 - 108  A0 - C8
+#: Violin       55 - 100  G3 - E7
+#: ===========  ========  ===========
+INSTRUMENT_RANGES = {
+    "Clarinet": (50, 94),
+    "Saxophone": (49, 81),
+    "Trumpet": (52, 82),
+    "Cello": (36, 81),
+    "FrenchHorn": (35, 77),
+    "Oboe": (58, 91),
+    "Flute": (60, 96),
+    "EnglishHorn": (52, 84),
+    "Bassoon": (34, 75),
+    "Trombone": (40, 77),
+    "Piano": (21, 108),
+    "Violin": (55, 100),
 }
 
 # Prefix of a descriptive file-name word -> normalized name. Matched case-insensitively,

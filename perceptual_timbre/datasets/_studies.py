@@ -27,8 +27,8 @@ Thoret et al. 2021, Nature Human Behaviour).
 - ``dissimilarity``: mean rated dissimilarity of each pair, symmetrized from the study's
   upper-triangular matrix, in the study's own scale ({lo:.3g} to {hi:.3g}); normalize per
   study before pooling studies.
-- ``instrument``: normalized instrument name per stimulus, ``None`` where the name does not
-  tell it (hybrids, synthetic sounds).
+- ``instrument``: normalized instrument name per stimulus (the per-sound label), ``None``
+  where the file name does not tell it (hybrids, synthetic sounds).
 """
 
 
@@ -167,11 +167,14 @@ def load_timbre_study(name, data_home=None, sr=22050):
     data : sklearn.utils.Bunch
         - ``audio``: list of 1-D float64 arrays, the mono stimuli (lengths differ).
         - ``sr``: int.
-        - ``names``: list of str, stimulus file names in sorted order (row order).
+        - ``names``: list of str, stimulus file names in sorted order (row order): the
+          identifier of each stimulus and the labels of ``ratings``, so pass ``names`` as
+          ``y`` to fit on this study's per-stimulus ratings.
         - ``filenames``: list of str, full paths.
         - ``dissimilarity``: ndarray (N, N), symmetric with a zero diagonal.
         - ``ratings``: :class:`~perceptual_timbre.utils.Ratings` labelled by ``names``.
-        - ``instrument``: list of str or None, see :func:`instrument_from_filename`.
+        - ``instrument``: ndarray of object (n_stimuli,), the per-sound label: a normalized
+          instrument name (see :func:`instrument_from_filename`) or None.
         - ``study``: str.
         - ``DESCR``: str.
 
@@ -188,7 +191,7 @@ def load_timbre_study(name, data_home=None, sr=22050):
     --------
     >>> from perceptual_timbre.datasets import load_timbre_study
     >>> grey = load_timbre_study("Grey1977")  # doctest: +SKIP
-    >>> grey.dissimilarity.shape, grey.instrument[:3]  # doctest: +SKIP
+    >>> grey.dissimilarity.shape, grey.instrument[:3].tolist()  # doctest: +SKIP
     ((16, 16), ['Bassoon', 'Clarinet', 'Clarinet'])
     """
     sr = check_sr(sr)
@@ -202,7 +205,8 @@ def load_timbre_study(name, data_home=None, sr=22050):
         filenames=[str(p) for p in sounds],
         dissimilarity=D,
         ratings=Ratings(D, names),
-        instrument=[instrument_from_filename(n, study=name) for n in names],
+        instrument=np.array([instrument_from_filename(n, study=name) for n in names],
+                            dtype=object),
         study=name,
         DESCR=_DESCR.format(study=name, n=len(names), sr=sr, lo=off.min(), hi=off.max()),
     )
