@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import struct
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -333,3 +334,19 @@ def test_corpus_from_the_debian_soundfonts(tmp_path):
     with pytest.raises(ParameterError, match="rendered silence for program 40, pitch 94"):
         render_instrument_notes(["Violin"], pitches=[94], velocities=[80],
                                 soundfont=_system_soundfont("FluidR3_GM"))
+
+
+def test_user_guide_example_runs(tmp_path, capsys):
+    """The corpus example of docs/user_guide/datasets.rst runs and prints what it says."""
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "user_guide" / "datasets.rst")
+    text = guide.read_text(encoding="utf-8")
+    section = text[text.index("A dense corpus from several SoundFonts"):]
+    lines = section[section.index(".. code-block:: python"):].splitlines()[1:]
+    end = next(i for i, line in enumerate(lines) if line and not line.startswith("   "))
+    code = "\n".join(line[3:] for line in lines[:end])
+    namespace = {}
+    exec(compile(code, str(guide), "exec"), namespace)  # noqa: S102 - our own documentation
+    corpus = namespace["corpus"]
+    assert corpus.audio.shape == (40, 22050) and "(40, 22050)" in capsys.readouterr().out
+    assert corpus.skipped[["instrument", "pitch"]].values.tolist() == [["Saxophone", 64]] * 2
+    assert corpus.cache_path.startswith(str(tmp_path / "home"))  # the data home of _isolated
