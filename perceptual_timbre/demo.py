@@ -10,6 +10,8 @@ Run it with ``python -m perceptual_timbre --output output`` (or ``make demo``). 
    would) plus the 12-instrument ratings, and its agreement with those ratings;
 4. "paper mode": the paper's frame VAE (NSGT -> LogMagnitude -> PerceptualVAE) with and without
    the ratings, and the regularized-vs-unregularized table (paper KL, centroid Spearman);
+   then the agreement on rating studies none of them saw, beside MFCC (leave-one-family-out,
+   as measured by ``benchmarks/bench_generalization.py`` in a source checkout);
 5. writes a plot of the spaces, the fitted model (joblib), and WAV files decoded from the
    instrument centroids;
 6. renders, from the timbre space, a latent path between two instruments and one
@@ -126,6 +128,25 @@ def _make_space(regularized, random_state, quick):
     return Pipeline([("nsgt", NSGTTransformer()), ("log", LogMagnitude()), ("vae", vae)])
 
 
+# leave-one-family-out results of benchmarks/bench_generalization.py (a source checkout)
+_HELDOUT = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "generalization.json"
+_HELDOUT_ROWS = {"mfcc": "MFCC-40 (baseline)", "metric": "pretrained metric (the teacher)",
+                 "space_teacher": "timbre space (teacher)",
+                 "vae_paper": "paper mode (frame VAE + KL)"}
+
+
+def _heldout_table(path=_HELDOUT):
+    """Held-out-study agreement of the spaces beside MFCC, as the benchmark measured it."""
+    try:
+        summary = json.loads(Path(path).read_text())["anchor_summaries"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return [{"model": label, "pooled over families": f"{summary[key]['fam']:.3f}",
+             "clean-9 studies": f"{summary[key]['clean9']:.3f}",
+             "all anchors": f"{summary[key]['anchors']:.3f}"}
+            for key, label in _HELDOUT_ROWS.items() if key in summary]
+
+
 def _fit(name, space, notes, ratings):
     """Fit one space of the demo (in a worker process); ``(name, space, seconds)``."""
     t0 = time.perf_counter()
@@ -227,6 +248,16 @@ def main(argv=None):
          "regularized vs unregularized (same seed) ==")
     _log(_table(results, list(results[-1])))
     (out / "space_scores.json").write_text(json.dumps(results, indent=2))
+    heldout = _heldout_table()
+    _log("\n== On rating studies it never saw: leave-one-family-out over the 13 shared studies "
+         "(per-anchor Spearman) ==")
+    if heldout:
+        _log(_table(heldout, list(heldout[0])))
+        _log(f"(each family's studies held out of training in turn; measured by "
+             f"benchmarks/bench_generalization.py, about 6 min on 2 cores: {_HELDOUT})")
+    else:
+        _log("Run `python benchmarks/bench_generalization.py` in a source checkout (about 6 min "
+             "on 2 cores) to measure it.")
 
     # 5. plot, model, instrument centroids decoded to audio
     from .plotting import plot_timbre_space

@@ -38,9 +38,6 @@ __all__ = ["PerceptualMetric", "fit_perceptual_metric", "PRETRAINED_PATH"]
 #: The shipped metric fitted on all 13 shared studies (JSON text).
 PRETRAINED_PATH = Path(__file__).parent / "data" / "pretrained_metric.json"
 
-#: The settings of the shipped metric, chosen by leave-one-family-out on the shared studies
-#: (benchmarks/bench_generalization.py); see the "Notes" of PerceptualMetric. The defaults.
-DEFAULT_PARAMS = {}
 #: Precision of the shipped map: the whole span of 201 sounds in float16 keeps the file
 #: under 500 KB (float32 would take about 600 KB).
 PRETRAINED_COMPONENTS_DTYPE = "float16"
@@ -624,7 +621,7 @@ def _main(argv=None):
         return 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        metric = fit_perceptual_metric(None, data_home=args.data_home, **DEFAULT_PARAMS)
+        metric = fit_perceptual_metric(None, data_home=args.data_home)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     metric.to_json(args.output, components_dtype=PRETRAINED_COMPONENTS_DTYPE)
     size = Path(args.output).stat().st_size

@@ -20,7 +20,8 @@ def test_demo_quick_run(tmp_path):
         capture_output=True, text=True, timeout=900,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for line in ("Spectral transforms", "pretrained teacher + ratings", "paper mode", "Done in"):
+    for line in ("Spectral transforms", "pretrained teacher + ratings", "paper mode",
+                 "never saw", "MFCC-40 (baseline)", "Done in"):
         assert line in proc.stdout
     for name in ("spectra.png", "spectra_per_instrument.png", "timbre_space.png",
                  "timbre_space.joblib", "path_flute_to_trumpet.wav", "path_flute_to_trumpet.png",
