@@ -37,6 +37,7 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -140,6 +141,9 @@ def gla_speed(notes, n_iter, device="cpu"):
             est = cls(n_iter=n_iter, momentum=MOMENTUM, random_state=0, backend=backend,
                       device=device).fit(notes)
             tnsgt.TORCH_CPU_THREADS = threads  # the estimators' own CPU thread setting
+            if device != "cpu":
+                est.inverse_transform(S[:1])  # warm-up: CUDA context, FFT plans
+                torch.cuda.synchronize()
             start = time.perf_counter()
             audio = est.inverse_transform(S)
             seconds = time.perf_counter() - start
@@ -157,15 +161,16 @@ def gla_speed(notes, n_iter, device="cpu"):
     return rows
 
 
-def speed_section(quick):
+def speed_section(quick, cpu=True):
     names = list(INSTRUMENT_PROGRAMS)
     notes = render_instrument_notes(names, duration=1.0 / 0.75, sr=SR).audio[:, :SR]
     notes = notes.astype(np.float64)[: 20 if quick else 100]
     gla_notes = notes[np.linspace(0, len(notes) - 1, 2 if quick else 12).astype(int)]
     n_iter = 10 if quick else 100
-    speed = {"cpu": {"nsgt_forward_inverse": nsgt_speed(notes),
-                     "gla": gla_speed(gla_notes, n_iter)},
-             "gla_n_iter": n_iter, "gla_n_notes": len(gla_notes)}
+    speed = {"gla_n_iter": n_iter, "gla_n_notes": len(gla_notes)}
+    if cpu:
+        speed["cpu"] = {"nsgt_forward_inverse": nsgt_speed(notes),
+                        "gla": gla_speed(gla_notes, n_iter)}
     if torch.cuda.is_available():
         speed["cuda"] = {"nsgt_forward_inverse": nsgt_speed(notes, "cuda"),
                          "gla": gla_speed(gla_notes, n_iter, "cuda")}
@@ -173,7 +178,7 @@ def speed_section(quick):
 
 
 def speed_markdown(speed):
-    fi = speed["cpu"]["nsgt_forward_inverse"][0]
+    fi = next(speed[d]["nsgt_forward_inverse"][0] for d in ("cpu", "cuda") if d in speed)
     lines = [
         "## Speed of the torch backend",
         "",
@@ -218,11 +223,24 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default="benchmarks/results")
     parser.add_argument("--quick", action="store_true", help="fewer notes (smoke run)")
+    parser.add_argument("--cuda-only", action="store_true",
+                        help="only the GPU rows of the speed section (bench_transforms_cuda.*)")
     args = parser.parse_args(argv)
     out_dir = Path(args.output)
     out_dir.mkdir(parents=True, exist_ok=True)
     warnings.filterwarnings("ignore", message="Q-factor too high")
     warnings.filterwarnings("ignore", category=UserWarning, module="librosa")
+    if args.cuda_only:
+        if not torch.cuda.is_available():
+            sys.exit("--cuda-only needs a CUDA device")
+        speed = speed_section(args.quick, cpu=False)
+        speed["device_name"] = torch.cuda.get_device_name()
+        (out_dir / "bench_transforms_cuda.json").write_text(json.dumps(speed, indent=2))
+        lines = speed_markdown(speed)
+        lines[0] += f" on {speed['device_name']}"
+        (out_dir / "bench_transforms_cuda.md").write_text("\n".join(lines) + "\n")
+        print("\n".join(lines))
+        return
 
     names = list(INSTRUMENT_PROGRAMS)[: 4 if args.quick else 12]
     # C4 held 1 s, then 0.2 s of release (the renderer holds 3/4 of the duration)
