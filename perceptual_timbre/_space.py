@@ -19,6 +19,13 @@ accepts every kind of fitted space:
 **Encoding a sound** (one definition everywhere): the mean of the posterior means of its
 analysis frames -- all of them for a frame pipeline, the ``max_frames`` evenly spaced ones
 (with the sound's side input) for a ``TimbreSpace``.
+
+**Pitch mode** (a :class:`~perceptual_timbre.PerceptualVAE` with ``pitch_mode="shift"``):
+latent points have a last column, the MIDI pitch, so ``latent_dim`` counts it and
+``pitch_index`` names it (None otherwise); decoding renders the timbre at that pitch. A
+sound's pitch is estimated once per sound with pYIN (falling back to the VAE's own
+estimate for unpitched sounds) and given to all its frames. Tools that move through the
+space keep ``pitch_index`` at its value to change timbre only.
 """
 
 import numbers
@@ -116,11 +123,42 @@ class _Space:
         self.sr = int(getattr(self.spectral, "sr_", self.spectral.sr))
         self.signed = bool(getattr(self.spectral, "_signed", False))
         self._torch = None
+        self.pitch_range = getattr(self.vae, "pitch_range_", None)
+        self.pitch_index = None
+        if self.pitch_range is not None:
+            self._check_pitch_front()
+            self.pitch_index = self.latent_dim - 1
+
+    def _check_pitch_front(self):
+        """A pitch-mode VAE shifts notes by its bins per octave: the front must match."""
+        from .model._pitch import BPO_RTOL, log_bins_per_octave
+
+        bpo = log_bins_per_octave(self.frequencies, type(self.spectral).__name__)
+        if abs(bpo - float(self.vae.bins_per_octave_)) > BPO_RTOL * bpo:
+            raise ParameterError(
+                f"the VAE was fitted in pitch mode with {self.vae.bins_per_octave_:g} bins per "
+                f"octave but {type(self.spectral).__name__} has {bpo:g}.")
 
     # -- numpy ---------------------------------------------------------------------------
     @property
     def latent_dim(self):
-        return int(self.vae.module_.latent_dim) if hasattr(self.vae, "module_") else None
+        """Width of a latent point (with the pitch column in pitch mode)."""
+        if not hasattr(self.vae, "module_"):
+            return None
+        module = self.vae.module_
+        return int(getattr(module, "code_dim", module.latent_dim))
+
+    def _sound_pitch(self, sounds, frames):
+        """One MIDI pitch per sound (pYIN; the VAE's estimate where pYIN finds none)."""
+        from .model._pitch import estimate_pitch
+
+        out = np.empty(len(sounds))
+        for i, (x, F) in enumerate(zip(sounds, frames, strict=True)):
+            try:
+                out[i] = estimate_pitch([x], self.sr)[0]
+            except ParameterError:  # unpitched: the decoder's most likely pitch
+                out[i] = np.median(self.vae.transform(F)[:, -1])
+        return out
 
     def encode(self, X, aggregate="mean", return_std=False):
         """Sounds -> one latent point each (n_sounds, latent_dim): see the module docstring.
@@ -134,7 +172,8 @@ class _Space:
                 f"aggregate must be one of {sorted(_AGGREGATES)}, got {aggregate!r}.")
         if self.sound_space is not None:
             return self.sound_space.transform(X, return_std=return_std)
-        frames = self.spectral.transform_frames(check_audio(X, name="sounds"))
+        sounds = check_audio(X, name="sounds")
+        frames = self.spectral.transform_frames(sounds)
         counts = [len(f) for f in frames]
         if 0 in counts:
             raise ParameterError(f"sounds[{counts.index(0)}] produced no frames; it is too "
@@ -145,11 +184,15 @@ class _Space:
         # every later step is row-wise (frame -> latent): all frames go through at once
         bounds = np.cumsum(counts)[:-1]
         pool = _AGGREGATES[aggregate]
+        extra = {}
+        if self.pitch_index is not None:
+            pitch = self._sound_pitch(sounds, np.split(F, bounds))
+            extra["pitch"] = np.repeat(pitch, counts)
         if not return_std:
-            Z = np.asarray(self.vae.transform(F), dtype=float)
+            Z = np.asarray(self.vae.transform(F, **extra), dtype=float)
             return np.vstack([pool(b, axis=0) for b in np.split(Z, bounds)])
         try:
-            Z, S = self.vae.transform(F, return_std=True)
+            Z, S = self.vae.transform(F, return_std=True, **extra)
         except TypeError:
             raise ParameterError(f"{type(self.vae).__name__}.transform has no return_std: "
                                  f"the space gives no posterior spread.") from None
@@ -242,6 +285,8 @@ class _TorchDecoder:
         rng = np.random.default_rng(0)
         d = space.latent_dim
         Z = rng.normal(size=(64, d)) * 2.0
+        if space.pitch_index is not None:  # pitches the decoder was trained on
+            Z[:, space.pitch_index] = rng.uniform(*space.pitch_range, size=64)
         with torch.no_grad():
             raw = self._raw(torch.as_tensor(Z, dtype=self.dtype, device=self.device))
         raw = raw.cpu().double().numpy()

@@ -12,6 +12,10 @@ targets of the rated sounds. The encoder also receives a side input per sound (t
 embedding, or sound-level features); the decoder outputs spectral frames, so every synthesis
 tool (latent paths, descriptor maps, :class:`~perceptual_timbre.DescriptorPathSynthesizer`)
 works on this space as on the paper's frame pipeline.
+
+With a pitch-mode VAE (``vae=PerceptualVAE(pitch_mode="shift")`` and a constant-Q
+``spectral``), the space routes each sound's pitch to its frames: given with ``pitch=``, or
+estimated from the audio with pYIN (:func:`~perceptual_timbre.model.estimate_pitch`).
 """
 
 from numbers import Integral, Real
@@ -118,6 +122,17 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
     max_frames : int, default=16
         Evenly spaced frames kept per sound (for training and for encoding).
     sr : int, default=22050
+
+    Notes
+    -----
+    Pitch mode: when ``vae`` has ``pitch_mode="shift"``, ``spectral`` must have a
+    log-frequency axis with a fixed number of bins per octave (``NSGTTransformer("cqt")``;
+    the default mel NSGT, STFT and DCT raise ``ParameterError``); the VAE's
+    ``bins_per_octave`` is read from it when None. :meth:`fit` and :meth:`transform` take
+    ``pitch=`` (MIDI per sound) or estimate it with pYIN; :meth:`transform` then returns
+    the timbre coordinates and a last pitch column, and :meth:`inverse_transform` plays each
+    timbre at the pitch in that column. ``y``, when given, also groups the sounds for the
+    VAE's pull term (``vae.pull``).
 
     Attributes
     ----------
@@ -230,7 +245,7 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------ fit
     # the VAE inside is the user's: its parameters are validated too
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y=None, dissimilarity=None):
+    def fit(self, X, y=None, dissimilarity=None, pitch=None):
         """Fit the space on sounds (no ratings needed with a teacher).
 
         Parameters
@@ -241,6 +256,8 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
             Class (stimulus id or instrument) of each sound; needed with ``dissimilarity``.
         dissimilarity : Ratings, DataFrame or (matrix, labels), default=None
             Ratings between classes of ``y`` (never sliced by cross-validation).
+        pitch : array-like of shape (n_sounds,), default=None
+            MIDI pitch of each sound, for a pitch-mode VAE (None: estimated with pYIN).
 
         Returns
         -------
@@ -287,10 +304,47 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
                                                  counts=mask.astype(float))
         self.vae_ = clone(self.vae) if self.vae is not None else PerceptualVAE(
             **SPACE_VAE_PARAMS)
-        self.vae_.fit(np.vstack(frames), owner, dissimilarity=ratings,
-                      side=None if side is None else side[owner])
         self.sr_ = sr
+        extra = {}
+        if getattr(self.vae_, "pitch_mode", None) is not None:
+            self._set_bins_per_octave()
+            extra["pitch"] = self._sound_pitch(sounds, pitch)[owner]
+            if y is not None:
+                extra["groups"] = np.asarray(y, dtype=object).ravel()[owner]
+        elif pitch is not None:
+            raise ParameterError("pitch= was given but the VAE has pitch_mode=None; use "
+                                 "vae=PerceptualVAE(pitch_mode='shift').")
+        self.vae_.fit(np.vstack(frames), owner, dissimilarity=ratings,
+                      side=None if side is None else side[owner], **extra)
         return self
+
+    def _set_bins_per_octave(self):
+        """The pitch-mode VAE's bins per octave, from the transformer (checked if set)."""
+        from .model._pitch import BPO_RTOL, log_bins_per_octave
+
+        what = (f"spectral={self.spectral!r}" if isinstance(self.spectral, str)
+                else type(self.transformer_).__name__)
+        bpo = log_bins_per_octave(self.transformer_.frequencies_,
+                                  f"the space's transformer ({what})")
+        given = self.vae_.bins_per_octave
+        if given is None:
+            self.vae_.set_params(bins_per_octave=bpo)
+        elif abs(float(given) - bpo) > BPO_RTOL * bpo:
+            raise ParameterError(
+                f"the VAE has bins_per_octave={given} but the spectral transformer has {bpo:g} "
+                f"bins per octave; leave it None to read it from the transformer.")
+
+    def _sound_pitch(self, sounds, pitch):
+        """MIDI pitch per sound: checked when given, else estimated with pYIN."""
+        from .model._pitch import estimate_pitch
+        from .model._vae import _check_pitch_values
+
+        if pitch is None:
+            return estimate_pitch(sounds, self.sr_)
+        return _check_pitch_values(pitch, len(sounds))
+
+    def _pitched(self):
+        return getattr(self.vae_, "pitch_range_", None) is not None
 
     def __sklearn_is_fitted__(self):
         return hasattr(self, "vae_")
@@ -301,15 +355,20 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
         return self.vae_.history_
 
     # ------------------------------------------------------------------ inference
-    def _frames_and_side(self, X):
+    def _frames_and_side(self, X, pitch=None):
+        """Log frames, their sound, side input and pitch (None without pitch mode)."""
         check_is_fitted(self)
         sounds = check_audio(X)
         frames = self._log_frames(sounds)
         side = self._side(sounds)
         owner = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
-        return np.vstack(frames), owner, None if side is None else side[owner]
+        if self._pitched():
+            pitch = self._sound_pitch(sounds, pitch)[owner]
+        elif pitch is not None:
+            raise ParameterError("pitch= was given but this space has no pitch mode.")
+        return np.vstack(frames), owner, None if side is None else side[owner], pitch
 
-    def transform(self, X, return_std=False):
+    def transform(self, X, return_std=False, pitch=None):
         """One latent row per sound: the mean of its frames' posterior means.
 
         Parameters
@@ -319,15 +378,19 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
         return_std : bool, default=False
             Also return each sound's posterior spread: the root mean square of its frames'
             posterior standard deviations, per latent coordinate.
+        pitch : array-like of shape (n_sounds,), default=None
+            Pitch mode: MIDI pitch of each sound (None: estimated with pYIN).
 
         Returns
         -------
-        Z : ndarray of shape (n_sounds, latent_dim)
-        Z_std : ndarray of shape (n_sounds, latent_dim)
+        Z : ndarray of shape (n_sounds, latent_dim) or (n_sounds, latent_dim + 1)
+            In pitch mode the last column is the pitch.
+        Z_std : ndarray of the shape of ``Z``
             Only with ``return_std=True``.
         """
-        F, owner, side = self._frames_and_side(X)
-        Zf, Sf = self.vae_.transform(F, side=side, return_std=True)
+        F, owner, side, P = self._frames_and_side(X, pitch)
+        Zf, Sf = self.vae_.transform(F, side=side, return_std=True,
+                                     **({} if P is None else {"pitch": P}))
         starts = np.flatnonzero(np.r_[True, np.diff(owner) != 0])
         n = np.bincount(owner)[:, None]
         Z = np.add.reduceat(Zf, starts, axis=0) / n
@@ -350,6 +413,7 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
         Parameters
         ----------
         Z : array-like of shape (n_points, latent_dim)
+            In pitch mode, timbre coordinates and a last pitch column (MIDI).
 
         Returns
         -------
@@ -357,15 +421,16 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
         """
         return self.transformer_.inverse_transform(self.decode_frames(Z))
 
-    def reconstruction_error(self, X):
+    def reconstruction_error(self, X, pitch=None):
         """Mean squared error of the log frames of ``X`` through their latent means."""
-        F, _, side = self._frames_and_side(X)
-        return self.vae_.reconstruction_error(F, side=side)
+        F, _, side, P = self._frames_and_side(X, pitch)
+        return self.vae_.reconstruction_error(F, side=side,
+                                              **({} if P is None else {"pitch": P}))
 
-    def score(self, X, y=None, sample_weight=None):
+    def score(self, X, y=None, sample_weight=None, pitch=None):
         """Mean ELBO per frame of the sounds ``X`` (higher is better)."""
-        F, _, side = self._frames_and_side(X)
-        return self.vae_.score(F, side=side)
+        F, _, side, P = self._frames_and_side(X, pitch)
+        return self.vae_.score(F, side=side, **({} if P is None else {"pitch": P}))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

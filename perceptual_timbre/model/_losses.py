@@ -16,6 +16,7 @@ __all__ = [
     "tsne_regularizer",
     "l2_regularizer",
     "prior_regularizer",
+    "pull_ratio",
 ]
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -157,3 +158,38 @@ def prior_regularizer(mu, logvar, centres):
     ``KL(q || N(0, I))`` this acts as a class-conditional prior.
     """
     return kl_normal(mu, logvar, prior_mu=centres).mean()
+
+
+def pull_ratio(z, group, eps=1e-8):
+    """Mean squared distance between rows of one group over the mean over all pairs.
+
+    Pulls together the latent points of rows that share a timbre (e.g. one instrument at one
+    dynamic, at different pitches) relative to the spread of the batch, so it cannot be
+    lowered by shrinking the whole space. Rows of group -1 only count in the denominator.
+
+    Parameters
+    ----------
+    z : Tensor of shape (n, d)
+    group : long Tensor of shape (n,)
+
+    Returns
+    -------
+    Tensor (scalar), >= 0; 0 when no two rows of the batch share a group.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from perceptual_timbre.model._losses import pull_ratio
+    >>> z = torch.tensor([[0.0], [0.0], [3.0], [3.0]])
+    >>> float(pull_ratio(z, torch.tensor([0, 0, 1, 1])))
+    0.0
+    >>> float(pull_ratio(z, torch.tensor([0, 1, 0, 1])))
+    1.5
+    """
+    n = z.shape[0]
+    off = ~torch.eye(n, dtype=torch.bool, device=z.device)
+    same = (group.unsqueeze(0) == group.unsqueeze(1)) & (group >= 0).unsqueeze(0) & off
+    if n < 2 or not bool(same.any()):
+        return z.new_zeros(())
+    d2 = _sq_distances(z)
+    return d2[same].mean() / d2[off].mean().clamp_min(eps)

@@ -13,6 +13,7 @@ from ._losses import (
     kl_normal,
     l2_regularizer,
     prior_regularizer,
+    pull_ratio,
     tsne_regularizer,
 )
 
@@ -38,19 +39,26 @@ class Objective:
     class_means : bool, default=False
         Apply "kl"/"l2" to the mean posterior mean of each class present in the batch
         (a sound's frames -> one point per sound) instead of to every row.
+    pull : float, default=0.0
+        Weight (times ``reg_scale``) of the pull term: the mean squared latent distance
+        between rows of the same ``group`` divided by the mean over all pairs of the batch
+        (:func:`~perceptual_timbre.model._losses.pull_ratio`).
 
     A batch is a dict with ``x`` (n, n_features), ``cls`` (n,) long index of each row's
     rated class (-1: unrated, VAE loss only) and optionally ``side`` (encoder side input),
-    ``weight`` (row weights of the ELBO terms) and ``x_in`` (a corrupted copy of ``x`` that
-    the encoder sees instead; ``x`` stays the target). The regularizer acts on the posterior
-    means ``mu`` (the points that ``transform`` returns).
+    ``pitch`` (MIDI per row, for a pitch-mode module), ``group`` (long, the pull term's
+    group of each row, -1: none), ``weight`` (row weights of the ELBO terms) and ``x_in`` (a
+    corrupted copy of ``x`` that the encoder sees instead; ``x`` stays the target). The
+    regularizer and the pull act on the posterior means ``mu``: the timbre coordinates only,
+    never the pitch (which is an input of the module, not a latent).
     """
 
     def __init__(self, regularization="kl", target=None, centres=None, sigma=1.0, mask=None,
-                 reg_scale=1.0, class_means=False):
+                 reg_scale=1.0, class_means=False, pull=0.0):
         self.regularization = regularization
         self.reg_scale = reg_scale
         self.class_means = class_means
+        self.pull = pull
         self.target = target
         self.mask = mask
         self.centres = centres
@@ -62,7 +70,8 @@ class Objective:
 
     def __call__(self, module, batch, *, beta, alpha, generator=None, sample=True):
         x_in = batch.get("x_in", batch["x"])
-        out = module(x_in, batch.get("side"), generator=generator, sample=sample)
+        extra = {} if batch.get("pitch") is None else {"pitch": batch["pitch"]}
+        out = module(x_in, batch.get("side"), generator=generator, sample=sample, **extra)
         nll = -gaussian_log_likelihood(batch["x"], out["x_mean"], out["log_scale"])
         kl = kl_normal(out["mu"], out["logvar"])
         reg = out["mu"].new_zeros(())
@@ -87,13 +96,18 @@ class Objective:
                     reg = tsne_regularizer(mu, target, sigma=self.sigma, mask=mask)
                 else:
                     reg = l2_regularizer(mu, target, mask=mask)
+        pull = out["mu"].new_zeros(())
+        if self.pull > 0 and batch.get("group") is not None:
+            pull = pull_ratio(out["mu"], batch["group"])
         w = batch.get("weight")
         if w is None:
             nll_m, kl_m = nll.mean(), kl.mean()
         else:
             nll_m, kl_m = (nll * w).sum() / w.sum(), (kl * w).sum() / w.sum()
-        loss = nll_m + beta * kl_m + alpha * self.reg_scale * reg
-        return {"loss": loss, "recon": nll_m, "kl": kl_m, "reg": reg, "elbo_rows": -(nll + kl)}
+        loss = (nll_m + beta * kl_m + alpha * self.reg_scale * reg
+                + self.pull * self.reg_scale * pull)
+        return {"loss": loss, "recon": nll_m, "kl": kl_m, "reg": reg, "pull": pull,
+                "elbo_rows": -(nll + kl)}
 
 
 def _batches(n, batch_size, generator, device, groups=None, rows_per_group=1):
@@ -131,7 +145,7 @@ def evaluate(module, objective, data, *, beta, alpha, batch_size=4096):
     # the regularizer is a batch statistic: evaluate it on the whole set at once
     out = objective(module, data, beta=beta, alpha=alpha, sample=False) if n <= batch_size else None
     if out is None:
-        sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0, "reg": 0.0}
+        sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0, "reg": 0.0, "pull": 0.0}
         for start in range(0, n, batch_size):
             part = _take(data, slice(start, start + batch_size))
             o = objective(module, part, beta=beta, alpha=alpha, sample=False)
@@ -139,7 +153,7 @@ def evaluate(module, objective, data, *, beta, alpha, batch_size=4096):
             for k in sums:
                 sums[k] += float(o[k]) * m
         return {k: v / n for k, v in sums.items()}
-    return {k: float(out[k]) for k in ("loss", "recon", "kl", "reg")}
+    return {k: float(out[k]) for k in ("loss", "recon", "kl", "reg", "pull")}
 
 
 def _check_finite(vals, epoch, learning_rate):
@@ -161,6 +175,7 @@ def train_module(
     max_epochs=100,
     batch_size=128,
     learning_rate=1e-3,
+    lr_schedule="constant",
     weight_decay=0.0,
     input_noise=0.0,
     beta=1.0,
@@ -181,8 +196,10 @@ def train_module(
 
     ``input_noise`` > 0 trains a denoising VAE: the encoder sees each batch plus Gaussian
     noise of that standard deviation (drawn with ``noise_generator``), the reconstruction
-    target stays clean. With ``groups`` (one index tensor of rows per class), batches are
-    stratified: ``batch_size`` classes x ``rows_per_group`` rows (see ``_batches``).
+    target stays clean. ``lr_schedule="cosine"`` decays the step size from
+    ``learning_rate`` towards 0 over ``max_epochs`` (half a cosine, set per epoch). With
+    ``groups`` (one index tensor of rows per class), batches are stratified: ``batch_size``
+    classes x ``rows_per_group`` rows (see ``_batches``).
 
     Schedule: ``beta`` rises linearly over the first ``warmup`` epochs; the regularizer
     weight is 0 for the first ``pretrain_epochs`` epochs (stage 1, plain VAE), then
@@ -195,8 +212,8 @@ def train_module(
     -------
     history : list of dict
         Per epoch: ``epoch``, ``loss``, ``recon`` (negative log-likelihood per row),
-        ``kl``, ``reg``, ``val_loss`` (None without validation), ``beta``, ``alpha``,
-        ``stage``, ``time`` (seconds since the start).
+        ``kl``, ``reg``, ``pull``, ``val_loss`` (None without validation), ``beta``,
+        ``alpha``, ``stage``, ``time`` (seconds since the start).
 
     Raises
     ------
@@ -219,12 +236,16 @@ def train_module(
     bar = tqdm(total=max_epochs, desc=name, disable=verbose != 1, leave=False)
     try:
         for epoch in range(max_epochs):
+            if lr_schedule == "cosine":
+                for param_group in optimizer.param_groups:
+                    param_group["lr"] = learning_rate * 0.5 * (
+                        1.0 + math.cos(math.pi * epoch / max_epochs))
             if stage == 1 and epoch >= pretrain_epochs:
                 stage, best, stale = 2, math.inf, 0
             beta_e = beta * min(1.0, (epoch + 1) / warmup) if warmup > 0 else beta
             alpha_e = alpha if stage == 2 else 0.0
             module.train()
-            sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0, "reg": 0.0}
+            sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0, "reg": 0.0, "pull": 0.0}
             n_rows = 0
             for idx in _batches(n, batch_size, shuffle_generator, device, groups,
                                 rows_per_group):
@@ -268,7 +289,8 @@ def train_module(
                 print(
                     f"[{name}] epoch {epoch + 1}/{max_epochs}: loss={record['loss']:.4f}, "
                     f"recon={record['recon']:.4f}, kl={record['kl']:.4f}, "
-                    f"reg={record['reg']:.4f}{val} (beta={beta_e:.3g}, alpha={alpha_e:.3g}, "
+                    f"reg={record['reg']:.4f}, pull={record['pull']:.4f}{val} "
+                    f"(beta={beta_e:.3g}, alpha={alpha_e:.3g}, "
                     f"{record['time']:.1f}s)"
                 )
             if early_stopping and val_loss is not None:

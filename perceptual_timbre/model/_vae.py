@@ -55,6 +55,31 @@ def _check_finite(X, name):
         )
 
 
+def _check_pitch_values(pitch, n, name="pitch"):
+    """MIDI pitches, one per row: float array of shape (n,), finite, within 0-127."""
+    try:
+        P = np.asarray(pitch, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"{name} must hold numeric MIDI pitches: {exc}") from None
+    if P.ndim == 2 and P.shape[1] == 1:
+        P = P[:, 0]
+    if P.ndim == 0 and n == 1:
+        P = P.reshape(1)
+    if P.shape != (n,):
+        raise ParameterError(
+            f"{name} must hold one MIDI pitch per row of X ({n}), got shape {np.shape(pitch)}.")
+    if not np.all(np.isfinite(P)):
+        raise ParameterError(
+            f"{name} contains NaN or infinite values (first at row "
+            f"{int(np.flatnonzero(~np.isfinite(P))[0])}).")
+    bad = (P < 0) | (P > 127)
+    if bad.any():
+        raise ParameterError(
+            f"{name} must be MIDI pitches within 0-127; row {int(np.flatnonzero(bad)[0])} is "
+            f"{P[bad][0]:g} (Hz? convert with librosa.hz_to_midi).")
+    return P
+
+
 def _mds(matrix, n_components, seed):
     from sklearn.manifold import MDS
 
@@ -103,6 +128,17 @@ class PerceptualVAE(
     ``alpha=0`` this is a plain VAE (the paper's unregularized baseline). Features are
     standardized internally; outputs are in the units of ``X``.
 
+    **Pitch mode** (``pitch_mode="shift"``, for frames on a log-frequency axis with a fixed
+    number of bins per octave, e.g. ``NSGTTransformer("cqt")``): pitch becomes an explicit
+    coordinate instead of something the latent space must hold. Each frame is moved by
+    ``bins_per_octave / 12`` bins per semitone into a wider, pitch-normalized frame (linear
+    interpolation, clamped edges), where encoder and decoder work with the scaled pitch as
+    an extra input; the decoded frame is shifted back and the loss counts the real bins
+    only. :meth:`transform` returns the ``latent_dim`` timbre coordinates plus a last
+    column, the MIDI pitch, and :meth:`inverse_transform` renders a timbre at the pitch in
+    that column: edit the column to play the timbre at another pitch. The perceptual
+    regularizer and the pull term act on the timbre coordinates only.
+
     Parameters
     ----------
     latent_dim : int, default=16
@@ -138,6 +174,9 @@ class PerceptualVAE(
         Rows drawn per class in a stratified batch.
     learning_rate : float, default=1e-3
         Adam step size (the paper used 1e-4).
+    lr_schedule : {"constant", "cosine"}, default="constant"
+        ``"cosine"`` decays the step size from ``learning_rate`` towards 0 over
+        ``max_epochs`` (half a cosine).
     weight_decay : float, default=0.0
         Decoupled weight decay (AdamW) when > 0; plain Adam when 0.
     dropout : float in [0, 1), default=0.0
@@ -154,6 +193,23 @@ class PerceptualVAE(
         validation loss, restoring its best weights.
     n_iter_no_change : int, default=10
         Patience of early stopping, in epochs.
+    pitch_mode : {None, "shift"}, default=None
+        None: frames are encoded as they are. ``"shift"``: the pitch-equivariant space
+        described above; ``fit`` then needs ``pitch`` (MIDI per row, see
+        :func:`~perceptual_timbre.model.estimate_pitch` for audio).
+    bins_per_octave : float or None, default=None
+        Bins per octave of the frames' log-frequency axis, needed by pitch mode:
+        :func:`~perceptual_timbre.model.log_bins_per_octave` of the transformer's
+        ``frequencies_`` (48.014 for the default ``NSGTTransformer("cqt")``, whose 48 bins
+        per octave are spread evenly between ``fmin`` and ``fmax``). None: read from the
+        transformer by :class:`~perceptual_timbre.TimbreSpace`; a bare Pipeline must set it
+        (the synthesis tools check that it matches the pipeline's transformer within 0.1 %).
+    pull : float, default=0.0
+        Weight of the pull term (times the number of features, like ``alpha``): per batch,
+        the mean squared distance between the timbre coordinates of rows of the same group
+        (``groups`` of ``fit``, default ``y``; e.g. one instrument at one dynamic, at all
+        its pitches) over the mean over all pairs. It makes the timbre coordinates
+        invariant to pitch; ``benchmarks/bench_pitch.py`` measures it.
     device : {"auto", "cpu", "cuda"}, default="auto"
         Where to train; ``"auto"`` picks CUDA when available.
     random_state : int, RandomState instance or None, default=None
@@ -183,6 +239,10 @@ class PerceptualVAE(
         Internal standardization of ``X``.
     n_side_features_ : int
         Width of the encoder's side input (0: none).
+    pitch_range_ : tuple of float or None
+        Lowest and highest training pitch (pitch mode; decoding outside it warns).
+    bins_per_octave_ : float or None
+        Bins per octave used by pitch mode.
     n_features_in_ : int
     n_epochs_ : int
         Epochs actually run.
@@ -199,6 +259,15 @@ class PerceptualVAE(
     notes) while the regularizer still lowered the paper's KL and raised the centroid
     Spearman on training AND unseen notes; weight decay, dropout, early stopping, smaller
     or larger networks and a smaller ``alpha`` did not do better.
+
+    Pitch mode: :meth:`transform`, :meth:`score_samples` and
+    :meth:`reconstruction_error` take ``pitch=`` (MIDI per row); without it they estimate
+    each frame's pitch by analysis-by-synthesis (the candidate pitch, on a semitone grid
+    over the training range +- 6 semitones refined to one bin, whose reconstruction is most
+    likely under the decoder). :class:`~perceptual_timbre.TimbreSpace` estimates the pitch of
+    sounds with pYIN instead (:func:`~perceptual_timbre.model.estimate_pitch`). In a
+    Pipeline, route the pitch with ``pipe.fit(X, vae__pitch=p)``; cross-validation slices
+    ``pitch`` (and ``groups``) with the rows, as it should.
 
     On the CPU, networks whose training batch costs fewer than 1e8 multiply-adds (the
     defaults on 12-instrument data) train on one torch thread, restored afterwards: tiny
@@ -248,12 +317,16 @@ class PerceptualVAE(
         "classes_per_batch": [None, Interval(Integral, 2, None, closed="left")],
         "rows_per_class": [Interval(Integral, 1, None, closed="left")],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "lr_schedule": [StrOptions({"constant", "cosine"})],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "input_noise": [Interval(Real, 0, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "early_stopping": ["boolean"],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "pitch_mode": [None, StrOptions({"shift"})],
+        "bins_per_octave": [None, Interval(Real, 0, None, closed="neither")],
+        "pull": [Interval(Real, 0, None, closed="left")],
         "device": [str],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -275,12 +348,16 @@ class PerceptualVAE(
         classes_per_batch=None,
         rows_per_class=4,
         learning_rate=1e-3,
+        lr_schedule="constant",
         weight_decay=0.0,
         dropout=0.0,
         input_noise=1.0,
         validation_fraction=0.1,
         early_stopping=False,
         n_iter_no_change=10,
+        pitch_mode=None,
+        bins_per_octave=None,
+        pull=0.0,
         device="auto",
         random_state=None,
         verbose=0,
@@ -298,12 +375,16 @@ class PerceptualVAE(
         self.classes_per_batch = classes_per_batch
         self.rows_per_class = rows_per_class
         self.learning_rate = learning_rate
+        self.lr_schedule = lr_schedule
         self.weight_decay = weight_decay
         self.dropout = dropout
         self.input_noise = input_noise
         self.validation_fraction = validation_fraction
         self.early_stopping = early_stopping
         self.n_iter_no_change = n_iter_no_change
+        self.pitch_mode = pitch_mode
+        self.bins_per_octave = bins_per_octave
+        self.pull = pull
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -361,9 +442,41 @@ class PerceptualVAE(
             sub = squareform(pdist(_mds(sub, n_comp, seed)))
         return sub / max(float(sub.max()), 1e-12), None
 
+    def _check_fit_pitch(self, pitch, n):
+        """The training pitches (pitch mode) or None; clear errors for every misuse."""
+        if self.pitch_mode is None:
+            if pitch is not None:
+                raise ParameterError(
+                    "pitch= was given but pitch_mode=None; set pitch_mode='shift' for a "
+                    "pitch-equivariant space.")
+            return None
+        if self.bins_per_octave is None:
+            raise ParameterError(
+                "pitch_mode='shift' needs bins_per_octave: log_bins_per_octave(front."
+                "frequencies_) of the fitted spectral transformer (48.014 for the default "
+                "NSGTTransformer('cqt')); TimbreSpace sets it from its transformer.")
+        if pitch is None:
+            raise ParameterError(
+                "pitch_mode='shift' needs pitch= (the MIDI pitch of every row of X); for "
+                "audio, perceptual_timbre.model.estimate_pitch(sounds, sr) estimates it. In a "
+                "Pipeline pass it as pipe.fit(X, vae__pitch=pitch).")
+        return _check_pitch_values(pitch, n)
+
+    def _pull_groups(self, groups, y, n):
+        """Integer group of every row for the pull term (None when the pull is off)."""
+        if self.pull == 0:
+            return None
+        labels = groups if groups is not None else y
+        if labels is None:
+            raise ParameterError("pull > 0 needs groups= or y (rows that share a timbre).")
+        labels = column_or_1d(np.asarray(labels, dtype=object))
+        if labels.shape[0] != n:
+            raise ParameterError(f"groups has {labels.shape[0]} labels but X has {n} rows.")
+        return np.unique(labels.astype(str), return_inverse=True)[1].astype(np.int64)
+
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, dissimilarity=None, side=None):
+    def fit(self, X, y=None, dissimilarity=None, side=None, pitch=None, groups=None):
         """Fit the VAE on spectral frames, regularized by the classes' rated dissimilarities.
 
         Parameters
@@ -379,6 +492,11 @@ class PerceptualVAE(
         side : array-like of shape (n_samples, n_side), default=None
             Side input of the encoder next to each row (e.g. the sound-level embedding of the
             row's sound); :meth:`transform` then needs the same kind of input.
+        pitch : array-like of shape (n_samples,), default=None
+            MIDI pitch of each row (fractional allowed), needed with ``pitch_mode``.
+        groups : array-like of shape (n_samples,), default=None
+            Groups of the pull term (rows that share a timbre, e.g. instrument and
+            dynamic); default ``y``. Only used when ``pull > 0``.
 
         Returns
         -------
@@ -388,7 +506,8 @@ class PerceptualVAE(
         ------
         ParameterError
             Bad parameters, NaN/inf in ``X``, or ratings that do not match the classes, are
-            not square/symmetric, or hold negatives or NaNs.
+            not square/symmetric, or hold negatives or NaNs; ``pitch`` missing in pitch mode,
+            given without it, of the wrong length, non-finite or outside MIDI 0-127.
         TrainingError
             If the loss becomes NaN or infinite.
         """
@@ -409,6 +528,7 @@ class PerceptualVAE(
         self.n_side_features_ = 0 if S is None else S.shape[1]
         if self.classes_per_batch is not None and y is None:
             raise ParameterError("classes_per_batch needs y (the class of every row).")
+        P = self._check_fit_pitch(pitch, n)
 
         classes = None
         if y is not None:
@@ -436,15 +556,23 @@ class PerceptualVAE(
         rng = check_random_state(self.random_state)
         seed = int(rng.randint(np.iinfo(np.int32).max))
 
-        self.feature_mean_ = X.mean(axis=0)
-        scale = X.std(axis=0)
+        if P is None:
+            self.feature_mean_ = X.mean(axis=0)
+            scale = X.std(axis=0)
+        else:
+            # one location and scale for all bins: a shifted note moves across bins, so
+            # per-bin standardization would distort it differently at every pitch
+            self.feature_mean_ = np.full(n_features, X.mean())
+            scale = np.full(n_features, X.std())
         self.feature_scale_ = np.where(scale > 1e-12 * max(1.0, np.abs(X).max()), scale, 1.0)
         Xs = (X - self.feature_mean_) / self.feature_scale_
 
         # the reconstruction term sums over features: scaling R alike keeps alpha's meaning
         # the same for any transform size
         objective = Objective(self.regularization, reg_scale=float(n_features),
-                              class_means=self.classes_per_batch is not None)
+                              class_means=self.classes_per_batch is not None,
+                              pull=float(self.pull))
+        group = self._pull_groups(groups, y, n)
         cls = np.full(n, -1, dtype=np.int64)
         if ratings is not None and self.alpha > 0:
             if rated.size < 2 and self.regularization != "prior":
@@ -479,6 +607,10 @@ class PerceptualVAE(
             }
             if S is not None:
                 data["side"] = to_tensor(S[idx], device)
+            if P is not None:
+                data["pitch"] = to_tensor(P[idx], device)
+            if group is not None:
+                data["group"] = torch.as_tensor(group[idx], dtype=torch.long, device=device)
             return data
 
         groups = None
@@ -493,6 +625,19 @@ class PerceptualVAE(
             "side_dim": int(self.n_side_features_),
             "dropout": float(self.dropout),
         }
+        self.pitch_range_, self.bins_per_octave_ = None, None
+        if P is not None:
+            lo, hi = float(P.min()), float(P.max())
+            per_semitone = float(self.bins_per_octave) / 12.0
+            self.pitch_range_ = (lo, hi)
+            self.bins_per_octave_ = float(self.bins_per_octave)
+            self._module_kwargs.update(
+                pitch_bins=per_semitone,
+                # every training note fits in the normalized frame, whatever its shift
+                frame_width=n_features + int(np.ceil(per_semitone * (hi - lo) - 1e-9)),
+                pitch_ref=hi,
+                pitch_center=0.5 * (lo + hi),
+            )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             module = VAEModule(**self._module_kwargs)
@@ -510,7 +655,7 @@ class PerceptualVAE(
         self.dissimilarity_ = ratings
         self.rated_classes_ = rated
         self.n_epochs_ = len(self.history_)
-        self._n_features_out = int(self.latent_dim)
+        self._n_features_out = int(module.code_dim)
         return self
 
     def _train(self, module, objective, tensors, train_idx, val_idx, seed, device, groups):
@@ -524,6 +669,7 @@ class PerceptualVAE(
             groups=groups,
             rows_per_group=self.rows_per_class,
             learning_rate=self.learning_rate,
+            lr_schedule=self.lr_schedule,
             weight_decay=self.weight_decay,
             input_noise=self.input_noise,
             beta=self.beta,
@@ -537,6 +683,14 @@ class PerceptualVAE(
             verbose=self.verbose,
             name=type(self).__name__,
         )
+
+    def __setstate__(self, state):
+        # models saved before these parameters existed load with their defaults
+        state = dict(state)
+        for name, default in (("lr_schedule", "constant"), ("pitch_mode", None),
+                              ("bins_per_octave", None), ("pull", 0.0)):
+            state.setdefault(name, default)
+        super().__setstate__(state)
 
     # ------------------------------------------------------------------ inference
     def __sklearn_is_fitted__(self):
@@ -567,21 +721,72 @@ class PerceptualVAE(
         _check_finite(X, "X")
         return (X - self.feature_mean_) / self.feature_scale_
 
+    @property
+    def _pitched(self):
+        return getattr(self, "pitch_range_", None) is not None
+
+    def _infer_pitch(self, pitch, Xs, S):
+        """Per-row pitch for inference: checked when given, estimated when None (pitch mode);
+        None for a model without pitch mode."""
+        if not self._pitched:
+            if pitch is not None:
+                raise ParameterError("pitch= was given but this model was fitted without "
+                                     "pitch_mode.")
+            return None
+        if pitch is None:
+            return self._estimate_frame_pitch(Xs, S)
+        return _check_pitch_values(pitch, Xs.shape[0])
+
     @torch.no_grad()
-    def _encode(self, Xs, S=None, batch_size=8192):
-        """Posterior means and standard deviations of standardized rows."""
+    def _pitch_nll(self, Xs, S, cand, batch_size=16384):
+        """Negative log-likelihood of each row reconstructed at each candidate pitch.
+
+        ``cand`` (n, k) -> (n, k), at the posterior mean of the row encoded at that pitch.
+        """
+        self.module_.eval()
+        n, k = cand.shape
+        out = np.empty(n * k)
+        rows = np.repeat(np.arange(n), k)
+        flat = cand.ravel()
+        for start in range(0, n * k, batch_size):
+            sl = slice(start, start + batch_size)
+            x = to_tensor(Xs[rows[sl]], self.device_)
+            s = None if S is None else to_tensor(S[rows[sl]], self.device_)
+            p = to_tensor(flat[sl], self.device_)
+            mu, _ = self.module_.encode(x, s, p)
+            ll = gaussian_log_likelihood(x, self.module_.decode(mu, p),
+                                         self.module_.log_scale(p))
+            out[sl] = -to_numpy(ll)
+        return out.reshape(n, k)
+
+    def _estimate_frame_pitch(self, Xs, S):
+        """Analysis by synthesis: the pitch whose reconstruction is most likely (a semitone
+        grid over the training range +- 6 semitones, then refined to one bin)."""
+        lo, hi = self.pitch_range_
+        grid = np.arange(max(0.0, np.floor(lo) - 6), min(127.0, np.ceil(hi) + 6) + 1)
+        coarse = grid[np.argmin(self._pitch_nll(Xs, S, np.tile(grid, (Xs.shape[0], 1))), 1)]
+        step = 12.0 / self.bins_per_octave_
+        offsets = np.arange(-1.0, 1.0 + step / 2, step)
+        cand = np.clip(coarse[:, None] + offsets, 0.0, 127.0)
+        return cand[np.arange(cand.shape[0]), np.argmin(self._pitch_nll(Xs, S, cand), 1)]
+
+    @torch.no_grad()
+    def _encode(self, Xs, S=None, P=None, batch_size=8192):
+        """Posterior means and standard deviations of standardized rows (timbre only)."""
         self.module_.eval()
         empty = np.zeros((0, self.module_.latent_dim))
         mus, sds = [empty], [empty]
         for start in range(0, Xs.shape[0], batch_size):
-            x = to_tensor(Xs[start : start + batch_size], self.device_)
-            s = None if S is None else to_tensor(S[start : start + batch_size], self.device_)
-            mu, logvar = self.module_.encode(x, s)
+            sl = slice(start, start + batch_size)
+            x = to_tensor(Xs[sl], self.device_)
+            s = None if S is None else to_tensor(S[sl], self.device_)
+            p = None if P is None else to_tensor(P[sl], self.device_)
+            mu, logvar = self.module_.encode(x, s, p)
             mus.append(to_numpy(mu))
             sds.append(to_numpy(torch.exp(0.5 * logvar)))
         return np.concatenate(mus), np.concatenate(sds)
 
-    def transform(self, X, side=None, return_std=False):
+    def transform(self, X, side=None, return_std=False, pitch=None):
         """Latent means (posterior means) of the frames in ``X``.
 
         Parameters
@@ -592,16 +797,36 @@ class PerceptualVAE(
         return_std : bool, default=False
             Also return the posterior standard deviation of each latent coordinate: how
             unsure the encoder is of each point (larger for rows unlike the training data).
+        pitch : array-like of shape (n_samples,), default=None
+            Pitch mode: the MIDI pitch of each row; None estimates it (see Notes).
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, latent_dim)
-        Z_std : ndarray of shape (n_samples, latent_dim)
-            Only with ``return_std=True``.
+        Z : ndarray of shape (n_samples, latent_dim) or (n_samples, latent_dim + 1)
+            In pitch mode, the timbre coordinates then the pitch (MIDI) as the last column.
+        Z_std : ndarray of the shape of ``Z``
+            Only with ``return_std=True`` (0 for the pitch column).
         """
         Xs = self._standardized(X)
-        Z, Z_std = self._encode(Xs, self._check_side(side, Xs.shape[0]))
+        S = self._check_side(side, Xs.shape[0])
+        P = self._infer_pitch(pitch, Xs, S)
+        Z, Z_std = self._encode(Xs, S, P)
+        if P is not None:
+            Z = np.column_stack([Z, P])
+            Z_std = np.column_stack([Z_std, np.zeros(P.shape[0])])
         return (Z, Z_std) if return_std else Z
+
+    def _warn_pitch_range(self, P):
+        lo, hi = self.pitch_range_
+        out = (P < lo - 1e-6) | (P > hi + 1e-6)
+        if out.any():
+            warnings.warn(
+                f"{int(out.sum())} requested pitch(es) (e.g. {P[out][0]:g}) lie outside the "
+                f"trained pitch range MIDI {lo:g}-{hi:g}; the decoder extrapolates there "
+                f"(the frame's edges are clamped).",
+                UserWarning,
+                stacklevel=3,
+            )
 
     @torch.no_grad()
     def inverse_transform(self, X):
@@ -609,8 +834,9 @@ class PerceptualVAE(
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, latent_dim)
-            Latent points, e.g. from :meth:`transform` or :meth:`sample`.
+        X : array-like of shape (n_samples, latent_dim) or (n_samples, latent_dim + 1)
+            Latent points, e.g. from :meth:`transform` or :meth:`sample`. In pitch mode the
+            last column is the MIDI pitch to render the timbre at.
 
         Returns
         -------
@@ -619,17 +845,22 @@ class PerceptualVAE(
         check_is_fitted(self)
         Z = check_array(X, dtype=np.float64)
         _check_finite(Z, "Z")
-        if Z.shape[1] != self.module_.latent_dim:
+        width = self.module_.code_dim
+        if Z.shape[1] != width:
+            what = " (timbre + a pitch column)" if self._pitched else ""
             raise ParameterError(
-                f"latent points have {Z.shape[1]} dimensions, this model has "
-                f"{self.module_.latent_dim}."
+                f"latent points have {Z.shape[1]} dimensions, this model has {width}{what}."
             )
+        if self._pitched:
+            self._warn_pitch_range(Z[:, -1])
         self.module_.eval()
         out = to_numpy(self.module_.decode(to_tensor(Z, self.device_)))
         return out * self.feature_scale_ + self.feature_mean_
 
     def sample(self, n_samples=1, random_state=None):
         """Decode ``n_samples`` latent points drawn from the prior ``N(0, I)``.
+
+        In pitch mode each point is played at a pitch drawn uniformly from the trained range.
 
         Parameters
         ----------
@@ -645,10 +876,13 @@ class PerceptualVAE(
         if not isinstance(n_samples, Integral) or n_samples < 1:
             raise ParameterError(f"n_samples must be a positive int, got {n_samples!r}.")
         rng = check_random_state(random_state)
-        return self.inverse_transform(rng.standard_normal((n_samples, self.module_.latent_dim)))
+        Z = rng.standard_normal((n_samples, self.module_.latent_dim))
+        if self._pitched:
+            Z = np.column_stack([Z, rng.uniform(*self.pitch_range_, size=n_samples)])
+        return self.inverse_transform(Z)
 
     @torch.no_grad()
-    def score_samples(self, X, side=None):
+    def score_samples(self, X, side=None, pitch=None):
         """ELBO of each row: a lower bound of ``log p(x)`` in nats, in the units of ``X``.
 
         The expectation over the posterior uses the same 8 fixed standard-normal draws for
@@ -658,6 +892,8 @@ class PerceptualVAE(
         ----------
         X : array-like of shape (n_samples, n_features)
         side : array-like of shape (n_samples, n_side), default=None
+        pitch : array-like of shape (n_samples,), default=None
+            Pitch mode: MIDI pitch per row (None: estimated).
 
         Returns
         -------
@@ -665,22 +901,26 @@ class PerceptualVAE(
         """
         Xs = self._standardized(X)
         S = self._check_side(side, Xs.shape[0])
+        P = self._infer_pitch(pitch, Xs, S)
         self.module_.eval()
         eps = torch.randn(
             (_SCORE_DRAWS, 1, self.module_.latent_dim), generator=make_generator(0, "cpu")
         ).to(self.device_)
         out = []
         for start in range(0, Xs.shape[0], 4096):
-            x = to_tensor(Xs[start : start + 4096], self.device_)
-            s = None if S is None else to_tensor(S[start : start + 4096], self.device_)
-            mu, logvar = self.module_.encode(x, s)
+            sl = slice(start, start + 4096)
+            x = to_tensor(Xs[sl], self.device_)
+            s = None if S is None else to_tensor(S[sl], self.device_)
+            p = None if P is None else to_tensor(P[sl], self.device_)
+            mu, logvar = self.module_.encode(x, s, p)
             z = mu + eps * torch.exp(0.5 * logvar)  # (draws, n, latent_dim)
-            ll = gaussian_log_likelihood(x, self.module_.decode(z), self.module_.decoder.scale())
+            x_mean = self.module_.decode(z) if p is None else self.module_.decode(z, p)
+            ll = gaussian_log_likelihood(x, x_mean, self.module_.log_scale(p))
             out.append(to_numpy(ll.mean(dim=0) - kl_normal(mu, logvar)))
         # change of variables back from the internal standardization
         return np.concatenate(out) - np.sum(np.log(self.feature_scale_))
 
-    def score(self, X, y=None, sample_weight=None, side=None):
+    def score(self, X, y=None, sample_weight=None, side=None, pitch=None):
         """Mean ELBO per row (higher is better); the default score of model selection.
 
         Parameters
@@ -689,18 +929,20 @@ class PerceptualVAE(
         y : ignored
         sample_weight : array-like of shape (n_samples,), default=None
         side : array-like of shape (n_samples, n_side), default=None
+        pitch : array-like of shape (n_samples,), default=None
 
         Returns
         -------
         score : float
             Weighted mean of :meth:`score_samples`.
         """
-        return float(np.average(self.score_samples(X, side), weights=sample_weight))
+        return float(np.average(self.score_samples(X, side, pitch), weights=sample_weight))
 
-    def reconstruction_error(self, X, side=None):
+    def reconstruction_error(self, X, side=None, pitch=None):
         """Mean squared error between ``X`` and its reconstruction through the latent means."""
         X = check_array(X, dtype=np.float64, ensure_all_finite=False)
-        return float(np.mean((self.inverse_transform(self.transform(X, side)) - X) ** 2))
+        return float(np.mean((self.inverse_transform(self.transform(X, side, pitch=pitch))
+                              - X) ** 2))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

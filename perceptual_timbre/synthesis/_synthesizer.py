@@ -155,6 +155,11 @@ class DescriptorPathSynthesizer(ParamValidationMixin, BaseEstimator):
     values outside ``range_`` cannot be reached from the space; they are clipped to it with a
     ``UserWarning``.
 
+    **Pitch mode** (a space whose latent points end with a pitch column): the path keeps the
+    origin's pitch and moves the timbre coordinates only. ``grid_`` holds the median
+    training pitch, where ``grid_descriptors_`` and ``range_`` are measured; a synthesis
+    from an origin at another pitch measures the field and the range at that pitch.
+
     Examples
     --------
     >>> from perceptual_timbre.synthesis import DescriptorPathSynthesizer
@@ -255,6 +260,8 @@ class DescriptorPathSynthesizer(ParamValidationMixin, BaseEstimator):
         cov = np.cov(Z, rowvar=False) + 1e-9 * np.eye(Z.shape[1])
         extra = rng.multivariate_normal(self.latent_mean_, 1.44 * cov, size=n_extra)
         self.grid_ = np.vstack([Z, extra])[: max(self.n_grid, Z.shape[0])]
+        if sp.pitch_index is not None:  # one pitch: the field then varies with timbre only
+            self.grid_[:, sp.pitch_index] = np.median(Z[:, sp.pitch_index])
         self.grid_descriptors_ = self._descriptors_of(sp, self.grid_)
         self.range_ = np.percentile(self.grid_descriptors_, [1, 99], axis=0)
         self._seed = int(rng.randint(np.iinfo(np.int32).max))
@@ -264,10 +271,21 @@ class DescriptorPathSynthesizer(ParamValidationMixin, BaseEstimator):
         return compute_descriptors(sp.magnitudes(sp.decode(Z)), sp.frequencies,
                                    self.descriptor_names_)
 
+    def _field_at(self, sp, z0):
+        """Grid, descriptor field and reachable range at the pitch of ``z0`` (pitch mode;
+        otherwise the fitted ones)."""
+        k = sp.pitch_index
+        if k is None or z0[k] == self.grid_[0, k]:
+            return self.grid_, self.grid_descriptors_, self.range_
+        grid = self.grid_.copy()
+        grid[:, k] = z0[k]
+        field = self._descriptors_of(sp, grid)
+        return grid, field, np.percentile(field, [1, 99], axis=0)
+
     # ------------------------------------------------------------------------- targets
-    def _targets(self, target, d0):
+    def _targets(self, target, d0, range_):
         n_desc = len(self.descriptor_names_)
-        lo, hi = self.range_
+        lo, hi = range_
         if isinstance(target, str) or (
             isinstance(target, (list, tuple)) and target and all(isinstance(t, str) for t in target)
         ):
@@ -311,7 +329,7 @@ class DescriptorPathSynthesizer(ParamValidationMixin, BaseEstimator):
             bad = [self.descriptor_names_[k] for k in np.flatnonzero(out.any(axis=0))]
             warnings.warn(
                 f"{int(out.sum())} target values of {bad} lie outside the reachable range "
-                f"{self.range_.T.tolist()}; they are clipped to it.",
+                f"{range_.T.tolist()}; they are clipped to it.",
                 UserWarning,
                 stacklevel=3,
             )
@@ -349,13 +367,14 @@ class DescriptorPathSynthesizer(ParamValidationMixin, BaseEstimator):
         check_is_fitted(self, "grid_")
         sp = as_space(self.space)
         z0 = _resolve_point(sp, origin, self.centroids_, "origin")
+        field = self._field_at(sp, z0)
         d0 = self._descriptors_of(sp, z0[None])[0]
-        T = self._targets(target, d0)
+        T = self._targets(target, d0, field[2])
         start = time.perf_counter()
         if self.method == "greedy":
-            Z = self._greedy(z0, T)
+            Z = self._greedy(z0, T, *field)
         else:
-            Z = self._gradient(sp, z0, T)
+            Z = self._gradient(sp, z0, T, *field)
         elapsed = time.perf_counter() - start
         frames = sp.decode(Z)
         achieved = compute_descriptors(sp.magnitudes(frames), sp.frequencies,
@@ -374,11 +393,12 @@ class DescriptorPathSynthesizer(ParamValidationMixin, BaseEstimator):
             time=elapsed,
         )
 
-    def _scaled_error(self, values, T):
-        span = np.maximum(self.range_[1] - self.range_[0], 1e-12)
+    @staticmethod
+    def _scaled_error(values, T, range_):
+        span = np.maximum(range_[1] - range_[0], 1e-12)
         return np.sum(((values - T) / span) ** 2, axis=-1)
 
-    def _greedy(self, z0, T):
+    def _greedy(self, z0, T, grid, field, range_):
         """Algorithm 1 of Esling et al. (2018): neighbour search on the descriptor grid.
 
         From the origin, each step moves to the grid point among the ``n_neighbors`` nearest
@@ -387,7 +407,7 @@ class DescriptorPathSynthesizer(ParamValidationMixin, BaseEstimator):
         """
         from sklearn.neighbors import NearestNeighbors
 
-        Gs = self.grid_ / self.latent_scale_
+        Gs = grid / self.latent_scale_
         nn = NearestNeighbors(n_neighbors=min(self.n_neighbors, len(Gs))).fit(Gs)
         z0s = z0 / self.latent_scale_
         path, current, current_idx = [z0], z0s, None
@@ -396,14 +416,14 @@ class DescriptorPathSynthesizer(ParamValidationMixin, BaseEstimator):
             if current_idx is not None:
                 # staying put is a candidate, so the path never jumps for nothing
                 idx = np.concatenate([[current_idx], idx])
-            cost = self._scaled_error(self.grid_descriptors_[idx], T[t])
+            cost = self._scaled_error(field[idx], T[t], range_)
             cost = cost + self.timbre_weight * np.sum((Gs[idx] - z0s) ** 2, axis=1)
             current_idx = int(idx[np.argmin(cost)])
             current = Gs[current_idx]
-            path.append(self.grid_[current_idx])
+            path.append(grid[current_idx])
         return np.asarray(path)
 
-    def _gradient(self, sp, z0, T):
+    def _gradient(self, sp, z0, T, grid, field, range_):
         """Optimize the whole path through the differentiable decoder.
 
         The path starts from the greedy solution (a good basin: descriptor fields are
@@ -415,11 +435,11 @@ class DescriptorPathSynthesizer(ParamValidationMixin, BaseEstimator):
         dtype, device = decoder.dtype, decoder.device
         scale = torch.as_tensor(self.latent_scale_, dtype=dtype, device=device)
         span = torch.as_tensor(
-            np.maximum(self.range_[1] - self.range_[0], 1e-12), dtype=dtype, device=device
+            np.maximum(range_[1] - range_[0], 1e-12), dtype=dtype, device=device
         )
         target = torch.as_tensor(T, dtype=dtype, device=device)
         origin = torch.as_tensor(z0 / self.latent_scale_, dtype=dtype, device=device)
-        init = self._greedy(z0, T) / self.latent_scale_
+        init = self._greedy(z0, T, grid, field, range_) / self.latent_scale_
         zs = torch.as_tensor(init, dtype=dtype, device=device).clone().requires_grad_(True)
         opt = torch.optim.Adam([zs], lr=self.learning_rate)
         # the second-difference penalty is scaled by n_steps^2 so that the same path shape
@@ -433,7 +453,10 @@ class DescriptorPathSynthesizer(ParamValidationMixin, BaseEstimator):
             self._optimize(zs, opt, decoder, sp, scale, span, target, origin, n2)
         finally:
             torch.set_num_threads(n_threads)
-        return zs.detach().cpu().double().numpy() * self.latent_scale_
+        Z = zs.detach().cpu().double().numpy() * self.latent_scale_
+        if sp.pitch_index is not None:  # exactly the origin's pitch (no float32 round trip)
+            Z[:, sp.pitch_index] = z0[sp.pitch_index]
+        return Z
 
     def _optimize(self, zs, opt, decoder, sp, scale, span, target, origin, n2):
         import torch
@@ -449,6 +472,8 @@ class DescriptorPathSynthesizer(ParamValidationMixin, BaseEstimator):
                 curvature = zs[2:] - 2 * zs[1:-1] + zs[:-2]
                 loss = loss + self.smoothness * n2 * torch.mean(torch.sum(curvature**2, dim=-1))
             loss.backward()
+            if sp.pitch_index is not None:  # timbre moves, pitch stays (Adam: no step)
+                zs.grad[:, sp.pitch_index] = 0.0
             opt.step()
 
     def __sklearn_tags__(self):

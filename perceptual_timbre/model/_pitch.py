@@ -1,0 +1,120 @@
+"""Pitch for the pitch mode of :class:`~perceptual_timbre.PerceptualVAE`: the f0 of sounds
+(librosa's pYIN) and the bins per octave of a log-frequency axis."""
+
+import numpy as np
+
+from ..exceptions import ParameterError
+from ..utils.validation import check_audio, check_sr
+
+__all__ = ["estimate_pitch", "log_bins_per_octave"]
+
+# pYIN search range: MIDI 36-96 (C2-C7); pYIN's cost grows with the range (its Viterbi
+# runs over 10 states per semitone), and a wider range is slower without helping notes
+# of orchestral instruments in their usual registers
+_FMIN, _FMAX = 65.41, 2093.0
+# hop of pYIN in samples: a sustained note needs few frames for a median
+_HOP = 1024
+
+
+#: relative difference of bins per octave below which a VAE and a front match (48 vs the
+#: NSGT's 48.014: 0.0012 bins per semitone, 0.04 bins over 3 octaves)
+BPO_RTOL = 1e-3
+
+
+def hz_to_midi(f):
+    return 69.0 + 12.0 * np.log2(np.asarray(f, dtype=float) / 440.0)
+
+
+def estimate_pitch(sounds, sr=22050, *, fmin=_FMIN, fmax=_FMAX):
+    """MIDI pitch of each sound: the median pYIN f0 of its voiced frames.
+
+    Parameters
+    ----------
+    sounds : ndarray of shape (n_audio_samples,), array-like of shape (n_sounds,
+        n_audio_samples) or list of 1-D arrays
+        Mono audio.
+    sr : int, default=22050
+    fmin, fmax : float, default=65.41, 2093
+        Search range of pYIN in Hz (C2-C7); widen it for very low or high notes (pYIN
+        is slower over a wider range).
+
+    Returns
+    -------
+    pitch : ndarray of shape (n_sounds,)
+        Fractional MIDI pitch (69 = A4 = 440 Hz).
+
+    Raises
+    ------
+    ParameterError
+        When a sound has no voiced frame (noise, silence, a drum): pass its pitch instead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perceptual_timbre.model import estimate_pitch
+    >>> t = np.arange(11025) / 22050
+    >>> np.round(estimate_pitch(np.sin(2 * np.pi * 440 * t)), 1)
+    array([69.])
+    """
+    import librosa
+
+    sr = check_sr(sr)
+    single = isinstance(sounds, np.ndarray) and sounds.ndim == 1
+    sounds = check_audio([sounds] if single else sounds, name="sounds")
+    out = np.empty(len(sounds))
+    for i, x in enumerate(sounds):
+        f0, voiced, _ = librosa.pyin(np.asarray(x, dtype=float), fmin=fmin, fmax=fmax, sr=sr,
+                                     frame_length=2048, hop_length=_HOP)
+        ok = voiced & np.isfinite(f0)
+        if not ok.any():
+            raise ParameterError(
+                f"sounds[{i}] has no pitched frame (pYIN found no f0 between {fmin:g} and "
+                f"{fmax:g} Hz); pass its MIDI pitch with pitch= instead.")
+        out[i] = float(np.median(hz_to_midi(f0[ok])))
+    return out
+
+
+def log_bins_per_octave(frequencies, name="the spectral transform"):
+    """Bins per octave of a log-frequency axis (constant ratio between neighbouring bins).
+
+    Parameters
+    ----------
+    frequencies : array-like of shape (n_bins,)
+        Centre frequencies in Hz, increasing.
+    name : str
+        How error messages call the transform.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ParameterError
+        When the bins are not equally spaced in log-frequency (STFT, DCT, mel, ERB): pitch
+        mode moves a note along the axis, which needs a fixed number of bins per semitone.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perceptual_timbre.model import log_bins_per_octave
+    >>> log_bins_per_octave(110 * 2 ** (np.arange(10) / 24))
+    24.0
+
+    The constant-Q NSGT spreads its bins evenly between ``fmin`` and ``fmax``, so its
+    ``bins=48`` is 48 bins per octave up to rounding:
+
+    >>> from perceptual_timbre.transforms import NSGTTransformer
+    >>> nsgt = NSGTTransformer("cqt").fit(np.zeros((1, 22050)) + 1e-3)
+    >>> round(log_bins_per_octave(nsgt.frequencies_), 3)
+    48.014
+    """
+    f = np.asarray(frequencies, dtype=float).ravel()
+    steps = np.diff(np.log2(f)) if f.size > 2 and np.all(f > 0) else np.array([0.0])
+    if steps.min() <= 0 or np.ptp(steps) > 1e-6 * steps.mean():
+        raise ParameterError(
+            f"pitch mode needs a log-frequency axis with a fixed number of bins per octave, "
+            f"and {name} has none (its bin spacing is not geometric: a linear STFT/DCT axis or "
+            f"a mel/ERB scale). Use NSGTTransformer('cqt') (48 bins per octave by default), "
+            f"or pitch_mode=None.")
+    return float(np.round(1.0 / steps.mean(), 6))
