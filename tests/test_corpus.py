@@ -197,7 +197,7 @@ def test_corpus_cache_round_trip(tmp_path, monkeypatch):
     def no_render(*args, **kwargs):
         raise AssertionError("a cached corpus must not render")
 
-    monkeypatch.setattr(_corpus, "_render_program", no_render)
+    monkeypatch.setattr(_corpus, "_render_programs", no_render)
     second = load_instrument_corpus("TimGM6mb", **SMALL, data_home=tmp_path)
     for field in ["audio", "instrument", "pitch", "velocity", "program", "soundfont"]:
         np.testing.assert_array_equal(second[field], first[field])
@@ -251,11 +251,16 @@ def test_corpus_pitch_range_and_parallel_rendering(tiny, tmp_path):
     assert corpus.velocity.tolist() == [80, 110] * 13
     assert corpus.skipped.pitch.tolist() == [p for p in range(73, 97) for _ in range(2)]
     assert set(corpus.skipped.reason) == {"silent"}
+    # (SoundFont, chunk of instruments) tasks over workers: the same rows, the same notes
+    kwargs = dict(instruments={"Sine": 0, "Cello": 42, "Oboe": 68}, pitches=[60, 64, 76],
+                  velocities=[100], duration=0.1, data_home=tmp_path, cache=False)
+    one = load_instrument_corpus([tiny, "TimGM6mb"], **kwargs, n_jobs=1)
     with parallel_config(backend="threading"):
-        parallel = load_instrument_corpus([tiny, "TimGM6mb"], instruments={"Flute": 0},
-                                          velocities=[80, 110], duration=0.1,
-                                          data_home=tmp_path, cache=False, n_jobs=2)
-    np.testing.assert_array_equal(parallel.audio[: len(corpus.audio)], corpus.audio)
+        two = load_instrument_corpus([tiny, "TimGM6mb"], **kwargs, n_jobs=2)
+    assert len(one.audio) == 2 + 9 and len(one.skipped) == 1 + 6  # tiny: 76 silent, no presets
+    for field in ["audio", "instrument", "pitch", "soundfont"]:
+        np.testing.assert_array_equal(two[field], one[field])
+    pd.testing.assert_frame_equal(two.skipped, one.skipped)
 
 
 def test_every_default_instrument_has_a_range():

@@ -372,7 +372,7 @@ def test_render_cache_is_joblib_memory_off_unless_asked(tmp_path, monkeypatch):
     def no_render(*args, **kwargs):
         raise AssertionError("a cached call must not render")
 
-    monkeypatch.setattr(_soundfont, "_render_strict", no_render)
+    monkeypatch.setattr(_soundfont, "_render_programs", no_render)
     # a hit, whatever n_jobs (not part of the key); the environment variable switches it on
     np.testing.assert_array_equal(render_instrument_notes(**kwargs, cache=True, n_jobs=2).audio,
                                   want.audio)
