@@ -162,7 +162,8 @@ def find_soundfonts(data_home=None):
     sub-folders included), then pretty_midi's bundled TimGM6mb (:func:`default_soundfont`).
     Folders contribute their ``.sf2``/``.sf3`` files. Copies are dropped: two paths to the
     same file (a symbolic link such as Debian's ``default-GM.sf2``) or two files with the
-    same content count once.
+    same content count once. Every file is read to hash it (about 0.3 s for the 141 MB
+    FluidR3_GM), so keep large collections out of the searched folders.
 
     Parameters
     ----------
