@@ -1,4 +1,5 @@
-"""Training diagnostics of a fitted timbre space: loss history and active latent units.
+"""Training diagnostics of a fitted timbre space: loss history, KL per latent dimension and
+active latent units (:func:`diagnostics` gathers them).
 
 Built only on the estimators' public surface (``history_`` and ``transform``), so it works
 with :class:`~perceptual_timbre.PerceptualVAE` and with any estimator that keeps a
@@ -29,15 +30,25 @@ averaged over each epoch, in nats (natural-log units):
 import numpy as np
 
 from .exceptions import NotFittedError, ParameterError
+from .utils.validation import check_audio
 
-__all__ = ["ACTIVE_UNIT_THRESHOLD", "active_units", "plot_training_history",
-           "training_history"]
+__all__ = ["ACTIVE_UNIT_THRESHOLD", "KL_ACTIVE_THRESHOLD", "active_units", "diagnostics",
+           "kl_per_dimension", "plot_training_history", "training_history"]
 
 #: Variance of a latent unit's posterior mean across the data above which it counts as
 #: active (Burda, Grosse & Salakhutdinov 2016, "Importance weighted autoencoders"). A unit
 #: that the encoder ignores has a posterior equal to the prior for every input, so its mean
 #: does not vary; a used unit's mean varies on the scale of the prior's unit variance.
 ACTIVE_UNIT_THRESHOLD = 0.01
+
+#: Mean KL divergence (nats per row) of a latent unit's posterior from the prior ``N(0, 1)``
+#: above which :func:`diagnostics` counts the unit as active. A unit the encoder ignores has
+#: a posterior equal to the prior for every input (KL 0); a unit that carries information
+#: pays for it in KL, typically tenths of a nat to several nats per row. 0.01 nats is the
+#: usual cut-off for "posterior collapse" (the same scale as
+#: :data:`ACTIVE_UNIT_THRESHOLD`: a unit whose mean varies with variance ``v`` and whose
+#: spread stays at the prior's costs about ``v / 2`` nats).
+KL_ACTIVE_THRESHOLD = 0.01
 
 _TERMS = ("loss", "recon", "kl", "reg", "val_loss")
 
@@ -137,6 +148,141 @@ def active_units(estimator, X, *, threshold=ACTIVE_UNIT_THRESHOLD, **transform_p
     active = var > threshold
     return Bunch(variance=var, active=active, n_active=int(active.sum()),
                  threshold=float(threshold))
+
+
+def _vae_of(estimator):
+    """The VAE inside a fitted space (itself, a Pipeline's last step, a TimbreSpace's vae_)."""
+    if hasattr(estimator, "steps"):
+        return estimator.steps[-1][1]
+    if hasattr(estimator, "vae_"):
+        return estimator.vae_
+    return estimator
+
+
+def _posterior(estimator, X, **transform_params):
+    """Posterior means and standard deviations of the rows the VAE sees for ``X``."""
+    vae = _vae_of(estimator)
+    if hasattr(estimator, "steps"):  # a Pipeline: X goes through every step but the VAE
+        rows = estimator[:-1].transform(X) if len(estimator) > 1 else X
+        out = vae.transform(rows, return_std=True, **transform_params)
+    elif hasattr(estimator, "_frames_and_side"):  # a TimbreSpace: all frames of the sounds
+        F, _, side = estimator._frames_and_side(check_audio(X, name="X"))
+        out = vae.transform(F, side=side, return_std=True)
+    else:
+        try:
+            out = vae.transform(X, return_std=True, **transform_params)
+        except TypeError:
+            raise ParameterError(
+                f"{type(vae).__name__}.transform has no return_std: a KL per dimension needs a "
+                f"VAE (a PerceptualVAE, a Pipeline ending in one, or a TimbreSpace)."
+            ) from None
+    Z, S = (np.asarray(a, dtype=float) for a in out)
+    if Z.ndim != 2 or Z.shape[0] < 1:
+        raise ParameterError(f"the VAE gave latents of shape {Z.shape}; need rows.")
+    return Z, S
+
+
+def kl_per_dimension(estimator, X, **transform_params):
+    """Mean KL divergence of each latent unit's posterior from the prior, in nats per row.
+
+    For a diagonal Gaussian posterior ``N(mu, s**2)`` and the prior ``N(0, 1)``, unit ``k``
+    of row ``x`` costs ``0.5 * (mu_k**2 + s_k**2 - 1 - log s_k**2)``; the result is its
+    mean over the rows the VAE sees for ``X`` (the frames of the sounds for a Pipeline or a
+    :class:`~perceptual_timbre.TimbreSpace`). Summed over the units it is the ``kl`` term
+    of the training loss on those rows.
+
+    Parameters
+    ----------
+    estimator : fitted PerceptualVAE, Pipeline ending in one, or TimbreSpace
+    X : array-like
+        What the estimator's ``transform`` takes: feature rows for a VAE, sounds for a
+        Pipeline or a TimbreSpace.
+    **transform_params
+        Passed to the VAE's ``transform`` (e.g. ``side=``); not for a TimbreSpace.
+
+    Returns
+    -------
+    kl : ndarray of shape (latent_dim,)
+    """
+    return _kl(*_posterior(estimator, X, **transform_params))
+
+
+def _kl(Z, S):
+    S = np.maximum(S, 1e-12)
+    return np.mean(0.5 * (Z**2 + S**2 - 1.0 - 2.0 * np.log(S)), axis=0)
+
+
+def diagnostics(estimator, X=None, *, threshold=KL_ACTIVE_THRESHOLD, **transform_params):
+    """Training diagnostics of a fitted timbre space in one place.
+
+    Parameters
+    ----------
+    estimator : fitted PerceptualVAE, Pipeline ending in one, or TimbreSpace
+        Anything that keeps a ``history_`` (for a Pipeline, its last step; for a
+        :class:`~perceptual_timbre.TimbreSpace`, its ``vae_``).
+    X : array-like, default=None
+        Data to measure the latent units on (the training data, or held-out data): feature
+        rows for a VAE, sounds for a Pipeline or a TimbreSpace. Without it only the history
+        is reported.
+    threshold : float, default=0.01
+        KL (nats per row) above which a unit is active: see :data:`KL_ACTIVE_THRESHOLD`.
+    **transform_params
+        Passed to the VAE's ``transform`` (e.g. ``side=``).
+
+    Returns
+    -------
+    result : sklearn.utils.Bunch
+        ``history``
+            The per-epoch history (:func:`training_history`; the loss terms' signs and
+            units are in this module's docstring: ``recon`` is a negative log-density and
+            can be negative).
+        ``terms``
+            ``{term: ndarray over epochs}`` for each loss term present (``loss``,
+            ``recon``, ``kl``, ``reg``, and ``val_loss`` when it was measured).
+        ``final``
+            ``{term: value}`` at the last epoch.
+        With ``X`` also:
+        ``kl_per_dimension``
+            ndarray (latent_dim,), see :func:`kl_per_dimension`.
+        ``active``, ``n_active``, ``threshold``
+            Units whose KL exceeds ``threshold``, their number, the threshold.
+        ``variance``, ``active_by_variance``
+            The variance of each unit's posterior mean over the rows and the units above
+            :data:`ACTIVE_UNIT_THRESHOLD` (Burda et al.'s criterion, :func:`active_units`),
+            for comparison.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from perceptual_timbre import PerceptualVAE
+    >>> from perceptual_timbre.diagnostics import diagnostics
+    >>> X = np.random.default_rng(0).normal(size=(200, 6))
+    >>> vae = PerceptualVAE(latent_dim=3, hidden_layer_sizes=(16,), max_epochs=3,
+    ...                     random_state=0).fit(X)
+    >>> d = diagnostics(vae, X)
+    >>> sorted(d.terms)[:3], d.kl_per_dimension.shape, len(d.history)
+    (['kl', 'loss', 'recon'], (3,), 3)
+    """
+    from sklearn.utils import Bunch
+
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold < 0:
+        raise ParameterError(f"threshold must be a number >= 0, got {threshold!r}.")
+    vae = _vae_of(estimator)
+    history = training_history(vae)
+    terms = {t: history[t].to_numpy(dtype=float) for t in _TERMS
+             if t in history and history[t].notna().any()}
+    result = Bunch(history=history, terms=terms,
+                   final={t: float(v[-1]) for t, v in terms.items()})
+    if X is None:
+        return result
+    Z, S = _posterior(estimator, X, **transform_params)
+    kl = _kl(Z, S)
+    var = Z.var(axis=0)
+    active = kl > threshold
+    result.update(kl_per_dimension=kl, active=active, n_active=int(active.sum()),
+                  threshold=float(threshold), variance=var,
+                  active_by_variance=var > ACTIVE_UNIT_THRESHOLD)
+    return result
 
 
 def plot_training_history(estimator_or_history, *, terms=None, axes=None):
