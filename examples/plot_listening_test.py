@@ -10,7 +10,9 @@ of :mod:`perceptual_timbre.listening` on twelve instrument notes:
 2. **write** it: loudness-normalized WAV files, a checksummed manifest and a static web page
    that participants open in any browser, offline;
 3. **read** the participants' CSV files back into ratings with per-pair counts;
-4. **refit** a :class:`~perceptual_timbre.PerceptualMetric` on the rated pairs only.
+4. **refit** a :class:`~perceptual_timbre.PerceptualMetric` on the rated pairs only;
+5. **refit with new ratings**: a second session asks about pairs nobody rated yet, and the
+   metric is refitted on both sessions.
 
 Real participants are simulated here from the published mean ratings of these twelve
 instruments (:func:`~perceptual_timbre.datasets.load_instrument_ratings`) plus noise; with a
@@ -83,16 +85,24 @@ if screenshot.is_file():
 # the third one is careless. Their files have the page's columns.
 truth = load_instrument_ratings().ratings.subset(ids).matrix
 rng = np.random.default_rng(0)
-files = []
-for k, noise in enumerate([0.08, 0.08, 0.35]):
-    path = OUT / f"responses_p{k + 1}.csv"
-    with open(path, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["participant", "trial", "sound_a", "sound_b", "rating"])
-        for t, (a, b) in enumerate(design.trials, start=1):
-            rating = np.clip(truth[a, b] + rng.normal(0, noise), 0, 1) * 100
-            writer.writerow([f"p{k + 1}", t, ids[a], ids[b], int(round(rating))])
-    files.append(path)
+
+
+def simulate(design, folder, noises):
+    """One CSV per participant, as the page exports it."""
+    files = []
+    for k, noise in enumerate(noises):
+        path = folder / f"responses_p{k + 1}.csv"
+        with open(path, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["participant", "trial", "sound_a", "sound_b", "rating"])
+            for t, (a, b) in enumerate(design.trials, start=1):
+                rating = np.clip(truth[a, b] + rng.normal(0, noise), 0, 1) * 100
+                writer.writerow([f"p{k + 1}", t, ids[a], ids[b], int(round(rating))])
+        files.append(path)
+    return files
+
+
+files = simulate(design, OUT, [0.08, 0.08, 0.35])
 
 # %%
 # Reading the answers back
@@ -135,3 +145,31 @@ for name, metric in [("features only", before), ("fitted on the test", after)]:
     D = metric.pairwise_dissimilarity(notes.audio)
     print(f"{name:>20}: per-anchor Spearman with all published ratings "
           f"{anchor_spearman(D, truth):.3f}")
+
+# %%
+# Refit with new ratings
+# ----------------------
+# A second session asks about a quarter of the pairs, none of them rated before: passing the
+# first session's ratings as ``rated`` keeps its pairs out, and the coverage strategy counts
+# them, so over both sessions every sound anchors as many pairs as every other (to within
+# one). Each session is read against its own folder; the two are pooled pair by pair,
+# weighting each mean by its number of answers, and the metric is refitted on all of them.
+from perceptual_timbre.utils import Ratings  # noqa: E402
+
+second = design_experiment(ids, n_pairs=0.25, rated=ratings, repeats=0, random_state=1)
+print(second, "| new pairs already rated:",
+      int((ratings.counts[second.pairs[:, 0], second.pairs[:, 1]] > 0).sum()))
+session2 = write_experiment(OUT / "listening_test_2", notes.audio, notes.sr, second)
+new = read_responses(simulate(second, session2.folder, [0.08, 0.08]),
+                     experiment=session2.folder)
+counts = ratings.counts + new.counts
+pooled = np.where(counts > 0, (ratings.matrix * ratings.counts + new.matrix * new.counts)
+                  / np.maximum(counts, 1), 0.0)
+both = Ratings(pooled, ids, counts)
+print("pairs per sound over both sessions:",
+      sorted(set(((counts > 0).sum(axis=1)).tolist())))
+refit = PerceptualMetric(**params).fit(notes.audio, study_ids, {"MyTest": both})
+D = refit.pairwise_dissimilarity(notes.audio)
+rated_share = (counts > 0).sum() / (len(ids) * (len(ids) - 1))
+print(f"{'both sessions':>20}: per-anchor Spearman with all published ratings "
+      f"{anchor_spearman(D, truth):.3f} ({rated_share:.0%} of the pairs rated)")
