@@ -195,7 +195,7 @@ def run(cfg, data_home, log=print):
         D = ratings.matrix
         W0 = prior.components_
         prior_scores[study] = anchor_spearman(_norm_dist(Fs @ W0), D)
-        for strategy in STRATEGIES:
+        for strategy in cfg.get("strategies", STRATEGIES):
             for seed in cfg["seeds"]:
                 with Timer() as t:
                     raw[study, strategy, seed], spreads[study, strategy, seed] = simulate(
@@ -208,22 +208,62 @@ def run(cfg, data_home, log=print):
     return result
 
 
-def resummarize(path):
-    """The summary of a previous run, from the per-seed scores stored in its JSON."""
+def _key(k):
+    study, strategy, seed = k.split("|")
+    return study, strategy, int(seed)
+
+
+def resummarize(paths, reuse=None):
+    """The summary of previous runs, from the per-seed scores stored in their JSONs.
+
+    Several ``paths`` (e.g. runs on different studies, ``--studies``) are merged. ``reuse``:
+    a JSON whose per-study curves (means over seeds) supply the strategies those runs did
+    not run; it is only used when it agrees with them on every strategy they share (so the
+    code and data were the same).
+    """
     import json
 
-    stored = json.loads(Path(path).read_text())
-    if "raw" not in stored:
-        raise SystemExit(f"{path} has no per-seed scores ('raw'); rerun the benchmark.")
-    raw = {tuple(k.split("|")[:2]) + (int(k.split("|")[2]),): np.asarray(v)
-           for k, v in stored["raw"].items()}
-    spreads = {tuple(k.split("|")[:2]) + (int(k.split("|")[2]),): v
-               for k, v in stored["spreads"].items()}
-    cfg = stored["config"]
-    result = summarize(raw, stored["prior_per_study"], spreads, list(cfg["studies"]),
-                       np.asarray(cfg["levels"]), list(cfg["seeds"]))
-    result["raw"], result["spreads"] = stored["raw"], stored["spreads"]
-    return stored, result
+    raw, spreads, prior, seconds, studies = {}, {}, {}, 0.0, []
+    cfg = None
+    for path in paths:
+        stored = json.loads(Path(path).read_text())
+        if "raw" not in stored:
+            raise SystemExit(f"{path} has no per-seed scores ('raw'); rerun the benchmark.")
+        raw.update({_key(k): np.asarray(v) for k, v in stored["raw"].items()})
+        spreads.update({_key(k): v for k, v in stored["spreads"].items()})
+        prior.update(stored["prior_per_study"])
+        seconds = max(seconds, stored["seconds"])  # the runs ran side by side
+        cfg = cfg or dict(stored["config"])
+        studies += [s for s in stored["config"]["studies"] if s not in studies]
+    studies = [s for s in CLEAN9 if s in studies]
+    seeds = list(cfg["seeds"])
+    cfg["studies"] = studies
+    reused = {}
+    if reuse:
+        old = json.loads(Path(reuse).read_text())
+        ran = {st for _, st, _ in raw}
+        for st in sorted(ran):
+            for s in studies:
+                new = np.mean([raw[s, st, sd] for sd in seeds], axis=0)
+                diff = np.max(np.abs(new - np.asarray(old["per_study_curves"][f"{s}|{st}"])))
+                if diff > 1e-9:
+                    raise SystemExit(f"{reuse} disagrees with the new run on {s} {st} "
+                                     f"(max difference {diff:.3g}): it cannot be reused.")
+        for st in STRATEGIES:
+            if st in ran:
+                continue
+            for s in studies:
+                for sd in seeds:
+                    raw[s, st, sd] = np.asarray(old["per_study_curves"][f"{s}|{st}"])
+                    spreads[s, st, sd] = [old["anchor_count_spread"][st]]
+            reused[st] = (f"per-study means over the seeds from {Path(reuse).name} (that run "
+                          f"reproduces the new run's {sorted(ran)} to 1e-9)")
+    cfg["strategies"] = [st for st in STRATEGIES if (studies[0], st, seeds[0]) in raw]
+    result = summarize(raw, prior, spreads, studies, np.asarray(cfg["levels"]), seeds)
+    result["raw"] = {f"{s}|{st}|{sd}": v for (s, st, sd), v in raw.items()}
+    result["spreads"] = {f"{s}|{st}|{sd}": v for (s, st, sd), v in spreads.items()}
+    result["reused"] = reused
+    return cfg, seconds, result
 
 
 def choose_lambda(per_study, prior_scores, studies, held_out_family, strategy,
@@ -437,12 +477,18 @@ def report(result, cfg, seconds, quick):
 def main(argv=None):
     parser = make_parser(__doc__)
     parser.add_argument("--data-home", default=None)
-    parser.add_argument("--resummarize", default=None, metavar="JSON",
-                        help="recompute the summary from a previous run's JSON (no refits)")
+    parser.add_argument("--resummarize", nargs="+", default=None, metavar="JSON",
+                        help="recompute the summary from previous runs' JSONs (no refits)")
+    parser.add_argument("--reuse", default=None, metavar="JSON",
+                        help="with --resummarize: take the strategies not run from this JSON")
+    parser.add_argument("--studies", nargs="+", default=None, choices=CLEAN9,
+                        help="run these studies only (e.g. to split a run; merge the JSONs "
+                             "with --resummarize)")
+    parser.add_argument("--strategies", nargs="+", default=None, choices=STRATEGIES)
     args = parser.parse_args(argv)
     if args.resummarize:
-        stored, result = resummarize(args.resummarize)
-        cfg, seconds, quick = stored["config"], stored["seconds"], stored["quick"]
+        cfg, seconds, result = resummarize(args.resummarize, args.reuse)
+        quick = False
     else:
         # joblib workers (parallel feature extraction) must find the package too
         os.environ["PYTHONPATH"] = os.pathsep.join(
@@ -450,7 +496,10 @@ def main(argv=None):
         data_home = args.data_home or os.environ.get("PERCEPTUAL_TIMBRE_DATA")
         if data_home is None and (REPO.parent / "shared" / "data").is_dir():
             data_home = str(REPO.parent / "shared" / "data")
-        cfg = QUICK if args.quick else FULL
+        cfg = dict(QUICK if args.quick else FULL)
+        if args.studies:
+            cfg["studies"] = [s for s in CLEAN9 if s in args.studies]
+        cfg["strategies"] = [st for st in STRATEGIES if st in (args.strategies or STRATEGIES)]
         quick = args.quick
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
