@@ -242,7 +242,10 @@ def resummarize(paths, reuse=None):
     if reuse:
         old = json.loads(Path(reuse).read_text())
         ran = {st for _, st, _ in raw}
-        for st in sorted(ran):
+        shared = sorted(st for st in ran if f"{studies[0]}|{st}" in old["per_study_curves"])
+        if not shared:
+            raise SystemExit(f"{reuse} shares no strategy with the new run: cannot check it.")
+        for st in shared:
             for s in studies:
                 new = np.mean([raw[s, st, sd] for sd in seeds], axis=0)
                 diff = np.max(np.abs(new - np.asarray(old["per_study_curves"][f"{s}|{st}"])))
@@ -257,7 +260,7 @@ def resummarize(paths, reuse=None):
                     raw[s, st, sd] = np.asarray(old["per_study_curves"][f"{s}|{st}"])
                     spreads[s, st, sd] = [old["anchor_count_spread"][st]]
             reused[st] = (f"per-study means over the seeds from {Path(reuse).name} (that run "
-                          f"reproduces the new run's {sorted(ran)} to 1e-9)")
+                          f"reproduces the new run's {shared} to 1e-9)")
     cfg["strategies"] = [st for st in STRATEGIES if (studies[0], st, seeds[0]) in raw]
     result = summarize(raw, prior, spreads, studies, np.asarray(cfg["levels"]), seeds)
     result["raw"] = {f"{s}|{st}|{sd}": v for (s, st, sd), v in raw.items()}
@@ -444,6 +447,8 @@ def report(result, cfg, seconds, quick):
         "Spread of pairs per sound (max - min, mean over rounds): "
         + ", ".join(f"{st} {v:.2f}" for st, v in result["anchor_count_spread"].items()) + ".",
     ]
+    for st, how in result.get("reused", {}).items():
+        lines.append(f"Not rerun: {st}, {how}.")
     intro = (
         f"Configuration: {'quick' if quick else 'full'}; studies {cfg['studies']}; seeds "
         f"{cfg['seeds']}; prior {PRIOR} (max_iter {cfg['prior_iter']}); fine-tuning "
@@ -488,7 +493,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.resummarize:
         cfg, seconds, result = resummarize(args.resummarize, args.reuse)
-        quick = False
+        quick = bool(cfg.get("quick", False)) or cfg["studies"] == QUICK["studies"]
     else:
         # joblib workers (parallel feature extraction) must find the package too
         os.environ["PYTHONPATH"] = os.pathsep.join(
