@@ -22,7 +22,7 @@ import soundfile as sf
 from sklearn.pipeline import Pipeline
 
 from perceptual_timbre import PerceptualVAE
-from perceptual_timbre.datasets import render_instrument_notes
+from perceptual_timbre.datasets import load_instrument_corpus
 from perceptual_timbre.model import estimate_pitch, log_bins_per_octave
 from perceptual_timbre.synthesis import interpolate_sounds
 from perceptual_timbre.transforms import LogMagnitude, NSGTTransformer
@@ -36,10 +36,12 @@ FAST = os.environ.get("PERCEPTUAL_TIMBRE_FAST") == "1"
 OUT = Path(os.environ.get("PERCEPTUAL_TIMBRE_OUTPUT") or tempfile.mkdtemp(prefix="timbre_"))
 OUT.mkdir(parents=True, exist_ok=True)
 
-# every other semitone from C3 to C6 (every third in fast mode), one dynamic
+# the bundled SoundFont, every other semitone from C3 to C6 (every third in fast mode), one
+# dynamic; notes the SoundFont does not sound are skipped (listed in notes.skipped)
 instruments = ["Flute", "Trumpet", "Cello", "Clarinet"] if FAST else None
-notes = render_instrument_notes(instruments, pitches=range(48, 85, 3 if FAST else 2),
-                                velocities=(100,))
+notes = load_instrument_corpus("TimGM6mb", instruments=instruments,
+                               pitches=range(48, 85, 3 if FAST else 2), velocities=(100,),
+                               cache=False)
 nsgt = NSGTTransformer("cqt", duration=0.5, n_iter=16 if FAST else 32).fit(notes.audio)
 vae = PerceptualVAE(
     pitch_mode="shift",
@@ -102,7 +104,8 @@ Audio(melody, rate=nsgt.sr_) if Audio else None
 trumpet = Z[notes.instrument == "Trumpet", :-1].mean(axis=0)
 a, b = np.r_[flute, 60.0], np.r_[trumpet, 60.0]
 morph = interpolate_sounds(space, a, b, n_steps=8 if FAST else 32, duration=2.0)
-print("pitch column along the path:", np.unique(morph.latent_path[:, -1]))
+pitch = morph.latent_path[:, -1]
+print(f"pitch column along the path: {pitch.min():.3f} to {pitch.max():.3f}")
 sf.write(OUT / "flute_to_trumpet_at_C4.wav", morph.audio / np.max(np.abs(morph.audio)),
          morph.sr)
 

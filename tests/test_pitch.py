@@ -147,6 +147,7 @@ def test_pitch_estimated_from_frames_and_audio(notes, fitted):
     shift, _ = fitted
     L, p = notes["L"], notes["pitch"]
     est = shift.transform(L)[:, -1]
+    # seeds 0-4: 1.0 every time
     check(np.mean(np.abs(est - p) <= 0.5), ">=", 0.9, "frame pitch estimate within 1/2 semitone")
     np.testing.assert_allclose(estimate_pitch(notes["audio"][:4]), p[:4], atol=0.3)
 
@@ -254,8 +255,9 @@ def test_held_out_pitches_reconstructed(notes, fitted):
     plain = PerceptualVAE(**{k: v for k, v in PITCHED.items()
                              if k not in ("pitch_mode", "bins_per_octave")},
                           random_state=seed()).fit(notes["L"][~test])
-    check(held, "<", 0.15, "pitch-mode held-out pitch err")
-    check(_err(plain, notes, test) / held, ">", 2.0, "plain / pitch-mode held-out err")
+    # seeds 0-4: 0.142 +- 0.004 (worst 0.146) and 6.2 +- 0.1 (worst 6.07)
+    check(held, "<", 0.2, "pitch-mode held-out pitch err")
+    check(_err(plain, notes, test) / held, ">", 3.0, "plain / pitch-mode held-out err")
 
 
 @pytest.mark.quality
@@ -264,6 +266,8 @@ def test_pull_makes_timbre_invariant_to_pitch(notes, fitted):
     L, p, y = notes["L"], notes["pitch"], notes["y"]
     before = _invariance(shift.transform(L, pitch=p)[:, :-1], y)
     after = _invariance(pulled.transform(L, pitch=p)[:, :-1], y)
-    check(after, "<", 0.6 * before, "invariance ratio with pull vs without")
-    check(_err(pulled, notes, notes["test"], pitch=p[notes["test"]]), "<", 0.2,
+    # seeds 0-4: 0.53 +- 0.04 (worst 0.59; these notes are already near-invariant: the
+    # SoundFont stretches few samples) and 0.151 +- 0.011 (worst 0.172)
+    check(after / before, "<", 0.75, "invariance ratio with pull / without")
+    check(_err(pulled, notes, notes["test"], pitch=p[notes["test"]]), "<", 0.22,
           "held-out pitch err with pull")

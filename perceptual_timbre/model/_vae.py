@@ -299,6 +299,22 @@ class PerceptualVAE(
     (3, 20)
     >>> len(vae.history_)
     5
+
+    Pitch mode: frames on a log-frequency axis (here one partial, 4 bins per semitone) with
+    the MIDI pitch of each row; the pitch comes back as the last latent column, and editing
+    it decodes the same timbre at another pitch:
+
+    >>> pitch = np.tile(np.arange(40.0, 60.0), 3)
+    >>> level = np.repeat([1.0, 2.0, 3.0], 20)
+    >>> Xp = level[:, None] * np.exp(-0.5 * ((np.arange(120) - 4 * (pitch[:, None] - 30)) / 3) ** 2)
+    >>> vae = PerceptualVAE(latent_dim=2, hidden_layer_sizes=(16,), max_epochs=5,
+    ...                     pitch_mode="shift", bins_per_octave=48, random_state=0)
+    >>> Z = vae.fit(Xp, pitch=pitch).transform(Xp, pitch=pitch)
+    >>> Z.shape, float(Z[0, -1])
+    ((60, 3), 40.0)
+    >>> Z[:, -1] = 52.5
+    >>> vae.inverse_transform(Z).shape
+    (60, 120)
     """
 
     _module_class = VAEModule  # rebuilt from its state dict on unpickling
