@@ -603,6 +603,31 @@ def test_benchmark_summary_chooses_shrinkage_without_the_held_out_family():
     assert not out["pass"]["shrunk_20_never_below_prior"]
 
 
+def test_benchmark_maximin_shrinkage_protects_the_worst_study():
+    """The maximin weight keeps every other-family study at or above its prior where the
+    best-mean weight does not: mean gains favour lam=0, one study loses from it."""
+    import importlib.util
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks"
+    spec = importlib.util.spec_from_file_location("bench_listening", bench / "bench_listening.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    lams = module.LAMBDAS
+    studies = ["Grey1977", "Barthet2010", "McAdams1995", "Patil2012_A3"]
+    prior = {s: 0.6 for s in studies}
+    # gain over the prior per lambda: Grey and Barthet gain most without shrinkage,
+    # McAdams loses without it and gains from lam >= 0.5
+    gains = {"Grey1977": 0.2 - 0.2 * lams, "Barthet2010": 0.2 - 0.2 * lams,
+             "McAdams1995": -0.1 + 0.2 * lams, "Patil2012_A3": 0 * lams}
+    per_study = {(s, "random"): (prior[s] + gains[s])[None] for s in studies}
+    mean = module.choose_lambda(per_study, prior, studies, "Patil", "random", "mean")
+    maximin = module.choose_lambda(per_study, prior, studies, "Patil", "random")
+    assert lams[mean[0]] == 0.0
+    # worst gain: min(0.2 - 0.2 lam, -0.1 + 0.2 lam), largest at lam = 0.75 -> 0.8 on the grid
+    assert lams[maximin[0]] in (0.7, 0.8)
+    assert min(gains[s][maximin[0]] for s in studies[:3]) >= 0
+
+
 def test_bootstrap_ensemble_feeds_the_uncertainty_strategy(experiment, study, tmp_path):
     from perceptual_timbre import PerceptualMetric
     from perceptual_timbre.listening import bootstrap_dissimilarities
