@@ -232,24 +232,23 @@ def diagnostics(estimator, X=None, *, threshold=KL_ACTIVE_THRESHOLD, **transform
     Returns
     -------
     result : sklearn.utils.Bunch
-        ``history``
-            The per-epoch history (:func:`training_history`; the loss terms' signs and
-            units are in this module's docstring: ``recon`` is a negative log-density and
-            can be negative).
-        ``terms``
-            ``{term: ndarray over epochs}`` for each loss term present (``loss``,
-            ``recon``, ``kl``, ``reg``, and ``val_loss`` when it was measured).
-        ``final``
-            ``{term: value}`` at the last epoch.
+        Always:
+
+        - ``history``: the per-epoch history (:func:`training_history`; the loss terms'
+          signs and units are in this module's docstring: ``recon`` is a negative
+          log-density and can be negative);
+        - ``terms``: ``{term: ndarray over epochs}`` for each loss term present (``loss``,
+          ``recon``, ``kl``, ``reg``, and ``val_loss`` when it was measured);
+        - ``final``: ``{term: value}`` at the last epoch.
+
         With ``X`` also:
-        ``kl_per_dimension``
-            ndarray (latent_dim,), see :func:`kl_per_dimension`.
-        ``active``, ``n_active``, ``threshold``
-            Units whose KL exceeds ``threshold``, their number, the threshold.
-        ``variance``, ``active_by_variance``
-            The variance of each unit's posterior mean over the rows and the units above
-            :data:`ACTIVE_UNIT_THRESHOLD` (Burda et al.'s criterion, :func:`active_units`),
-            for comparison.
+
+        - ``kl_per_dimension``: ndarray (latent_dim,), see :func:`kl_per_dimension`;
+        - ``active``, ``n_active``, ``threshold``: the units whose KL exceeds
+          ``threshold``, their number, the threshold;
+        - ``variance``, ``active_by_variance``: the variance of each unit's posterior mean
+          over the rows and the units above :data:`ACTIVE_UNIT_THRESHOLD` (Burda et al.'s
+          criterion, :func:`active_units`), for comparison.
 
     Examples
     --------
