@@ -165,9 +165,11 @@ def _posterior(estimator, X, **transform_params):
     if hasattr(estimator, "steps"):  # a Pipeline: X goes through every step but the VAE
         rows = estimator[:-1].transform(X) if len(estimator) > 1 else X
         out = vae.transform(rows, return_std=True, **transform_params)
-    elif hasattr(estimator, "_frames_and_side"):  # a TimbreSpace: all frames of the sounds
-        F, _, side = estimator._frames_and_side(check_audio(X, name="X"))
-        out = vae.transform(F, side=side, return_std=True)
+    elif hasattr(estimator, "_frames_and_side"):  # a TimbreSpace: the frames it encodes
+        # (frames, owner, side[, pitch]): the rows, side input and pitch its transform uses
+        parts = estimator._frames_and_side(check_audio(X, name="X"), **transform_params)
+        extra = {"pitch": parts[3]} if len(parts) > 3 and parts[3] is not None else {}
+        out = vae.transform(parts[0], side=parts[2], return_std=True, **extra)
     else:
         try:
             out = vae.transform(X, return_std=True, **transform_params)
@@ -198,7 +200,8 @@ def kl_per_dimension(estimator, X, **transform_params):
         What the estimator's ``transform`` takes: feature rows for a VAE, sounds for a
         Pipeline or a TimbreSpace.
     **transform_params
-        Passed to the VAE's ``transform`` (e.g. ``side=``); not for a TimbreSpace.
+        Passed to the VAE's ``transform`` (e.g. ``side=``), or to the TimbreSpace's
+        frame extraction (e.g. ``pitch=``).
 
     Returns
     -------
@@ -227,7 +230,8 @@ def diagnostics(estimator, X=None, *, threshold=KL_ACTIVE_THRESHOLD, **transform
     threshold : float, default=0.01
         KL (nats per row) above which a unit is active: see :data:`KL_ACTIVE_THRESHOLD`.
     **transform_params
-        Passed to the VAE's ``transform`` (e.g. ``side=``).
+        Passed to the VAE's ``transform`` (e.g. ``side=``), or to the TimbreSpace's
+        frame extraction (e.g. ``pitch=``).
 
     Returns
     -------

@@ -115,3 +115,21 @@ def test_diagnostics_function_errors(fitted):
     pca.history_ = [{"epoch": 1, "loss": 1.0}]
     with pytest.raises(ParameterError, match="has no return_std"):
         diagnostics(pca, X)
+
+
+def test_diagnostics_of_a_timbre_space(rendered_notes):
+    """A TimbreSpace: the KL is measured on the frames (and side input) its VAE encodes, and
+    adds up to the last epoch's ``kl`` term (measured 4.25 vs 4.04 nats after 20 epochs)."""
+    from perceptual_timbre import PerceptualVAE, TimbreSpace
+    from perceptual_timbre.transforms import STFTTransformer
+
+    audio = rendered_notes.audio[:12]
+    space = TimbreSpace(STFTTransformer(n_fft=1024, hop_length=512),
+                        vae=PerceptualVAE(latent_dim=3, hidden_layer_sizes=(32,), max_epochs=20,
+                                          random_state=0),
+                        side_features="none", max_frames=4).fit(audio)
+    d = diagnostics(space, audio)
+    assert d.kl_per_dimension.shape == (3,)
+    np.testing.assert_allclose(d.kl_per_dimension, kl_per_dimension(space, audio))
+    assert d.kl_per_dimension.sum() == pytest.approx(d.final["kl"], rel=0.25)
+    assert len(d.history) == space.vae_.n_epochs_
