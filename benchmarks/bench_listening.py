@@ -15,7 +15,8 @@ in ``../shared/data/README.md`` ("clean-9"), a simulated experimenter rates pair
   ``lam`` whose WORST gain over the prior alone among the OTHER families' studies is
   largest (ties: the smallest ``lam``), so a weight that left any other study below its
   prior is not chosen when another does not. The ``mean`` criterion (best mean over the
-  other families' studies) is reported beside it;
+  other families' studies) is reported beside it; it was the criterion of the first full
+  run, which left Patil2012_A3 0.001 below its prior at 20 % (random designs);
 - budgets: start from 20 % of the pairs, add 5 % per round, up to 100 %;
 - strategies (``perceptual_timbre.listening.design_experiment``): ``random``,
   ``coverage`` (fewest-rated sounds first; its first 20 % is a coverage design too),
