@@ -202,37 +202,39 @@ def main(argv=None):
     _log(f"Rendered {len(notes.audio)} notes of {len(np.unique(notes.instrument))} instruments "
          f"from {Path(notes.soundfont).name} at {notes.sr} Hz.")
 
-    # 2. transforms: analysis, phase reconstruction, quality
-    _log("\n== Spectral transforms: round trip of one note per instrument ==")
-    rows = _transform_round_trip(notes, out, plt)
-    _log(_table(rows, list(rows[0])))
-
-    # 3./4. the timbre space (teacher + ratings), and paper mode: regularized vs plain VAE
+    # the ratings, if any, and paper mode's two fits (regularized vs plain frame VAE), started
+    # now in worker processes: the round trip and the timbre space run here meanwhile (each
+    # fit is single-threaded, see PerceptualVAE, and gives the same result as in sequence)
     home = get_data_home(args.data_home)
     try:
-        rated = load_instrument_ratings(data_home=args.data_home)
-        ratings = rated.ratings
+        ratings = load_instrument_ratings(data_home=args.data_home).ratings
         where = home / "esling2018"
         where = where if where.is_dir() else "bundled copy"
-        _log(f"\nRatings: 12-instrument combined dissimilarities from {where}.")
+        ratings_msg = f"\nRatings: 12-instrument combined dissimilarities from {where}."
     except (OSError, ValueError) as exc:
         ratings = None
-        _log(
+        ratings_msg = (
             f"\nNo instrument ratings found ({exc}). Looked in the data home {home} "
             f"(set PERCEPTUAL_TIMBRE_DATA or --data-home to a folder with esling2018/"
             f"dissimilarity_mean.csv, see ../shared/data/README.md). Fitting the "
             f"unregularized space instead."
         )
-    from . import make_timbre_space
-
-    # paper mode's two fits run in worker processes while this one fits the timbre space:
-    # each fit is single-threaded (see PerceptualVAE) and gives the same result as in
-    # sequence; the timbre space stays here, where its teacher's features are then cached
     paper = {"unregularized": _make_space(False, args.random_state, args.quick)}
     if ratings is not None:
         paper["regularized"] = _make_space(True, args.random_state, args.quick)
     background = joblib.Parallel(n_jobs=len(paper), return_as="generator")(
         joblib.delayed(_fit)(name, est, notes, ratings) for name, est in paper.items())
+
+    # 2. transforms: analysis, phase reconstruction, quality
+    _log("\n== Spectral transforms: round trip of one note per instrument ==")
+    rows = _transform_round_trip(notes, out, plt)
+    _log(_table(rows, list(rows[0])))
+
+    # 3./4. the timbre space (teacher + ratings; its teacher's features are cached in this
+    # process for what follows), then paper mode's results
+    _log(ratings_msg)
+    from . import make_timbre_space
+
     space = make_timbre_space(teacher="pretrained", random_state=args.random_state,
                               **({"max_epochs": 20} if args.quick else {}))
     fitted = [_fit("timbre space (teacher + ratings)", space, notes, ratings), *background]
