@@ -241,3 +241,22 @@ def test_quality_margins_flags_thresholds_inside_the_spread():
     assert rows["a"]["safe"] and rows["a"]["margin (std)"] == pytest.approx(8.49, abs=0.01)
     assert not rows["b"]["safe"] and rows["b"]["worst"] == pytest.approx(1.08)
     assert not rows["c"]["safe"] and rows["c"]["worst"] == pytest.approx(-0.01)
+
+
+# --------------------------------------------------------------------- bench_scale
+@pytest.mark.slow
+def test_bench_scale_smallest_run(tmp_path):
+    """Two corpus sizes, one epoch: each size in its own process, rows and growth reported."""
+    proc = _run([BENCH / "bench_scale.py", "--sizes", "96", "192", "--epochs", "1",
+                 "--n-jobs", "1", "--output", tmp_path], timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "bench_scale.json").read_text())
+    rows = result["rows"]
+    assert [r["n_programs"] for r in rows] == [1, 2]
+    # 96 notes per General MIDI program (32 pitches x 3 velocities), less silent ones
+    assert [r["n_notes"] + r["n_skipped"] for r in rows] == [96, 192]
+    for row in rows:
+        assert row["epochs"] == 1 and row["peak_memory_mb"] > row["audio_mb"] > 0
+        assert row["fit_s"] > row["train_s"] > 0
+    assert result["growth"][0]["render_s"] == 1.0
+    assert "Growth per unit of size" in (tmp_path / "bench_scale.md").read_text()

@@ -93,7 +93,7 @@ _LOUD_DB = 40.0  # frames quieter than this below the loudest are left out of sp
 # sounds many times, so a lookup saves nearly all of it (see benchmarks/bench_generalization.py).
 _CACHE = OrderedDict()
 _CACHE_LOCK = threading.Lock()
-_CACHE_MAX = 8192
+_CACHE_MAX = 32768  # rows of ~300 floats: at most ~80 MB, and a 10k-note corpus fits
 
 
 def _cache_key(y, params):
