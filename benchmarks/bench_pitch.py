@@ -13,7 +13,7 @@ Rows (neural rows: mean of ``--seeds``, fitted in parallel processes):
 - today's default ``PerceptualVAE()`` (no labels);
 - PCA-16 on pitch-normalized (shifted) frames;
 - the pitch-mode VAE (``pitch_mode="shift"``, beta 0.1 with warm-up, Adam 1e-3 with cosine
-  decay, no input noise, 1000 epochs), without labels;
+  decay, input noise 0.5, 1000 epochs), without labels;
 - the same with the pull term (``pull``, groups = instrument + velocity);
 - the same with the pull and the 12-instrument ratings (``alpha=1``): the perceptual
   regularizer on the timbre coordinates.
@@ -55,8 +55,11 @@ HELD_OUT = tuple(range(50, 85, 4))  # every 4th pitch, inside the trained range
 VELOCITIES = (50, 80, 110)
 QUICK_INSTRUMENTS = ["Flute", "Trumpet", "Cello", "Clarinet"]
 RENDER_PITCHES = (48, 60, 72, 84)
+# input noise 0.5 (a denoising encoder) generalizes to the other SoundFont: at 300 epochs
+# (seed 0, pull 0.1) TimGM6mb err 0.189 -> 0.151 and its invariance 0.60 -> 0.39 against no
+# noise, for +0.001 held-out err (noise 1.0: 0.162 / 0.33, held-out +0.010)
 PITCH_VAE = dict(pitch_mode="shift", beta=0.1, learning_rate=1e-3, lr_schedule="cosine",
-                 input_noise=0.0, max_epochs=1000)
+                 input_noise=0.5, max_epochs=1000)
 ROWS = [  # name, kind, labels
     ("default PerceptualVAE", "default", "none"),
     ("PCA-16, shift-normalized", "pca", "none"),

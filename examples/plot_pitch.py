@@ -47,7 +47,7 @@ vae = PerceptualVAE(
     pitch_mode="shift",
     bins_per_octave=log_bins_per_octave(nsgt.frequencies_),  # 48.014 for this NSGT
     pull=0.1,  # notes of one instrument at different pitches: one timbre
-    beta=0.1, input_noise=0.0, lr_schedule="cosine",
+    beta=0.1, input_noise=0.5, lr_schedule="cosine",
     max_epochs=40 if FAST else 400, random_state=0,
 )
 space = Pipeline([("nsgt", nsgt), ("log", LogMagnitude()), ("vae", vae)])

@@ -30,9 +30,9 @@ def estimate_pitch(sounds, sr=22050, *, fmin=_FMIN, fmax=_FMAX):
 
     Parameters
     ----------
-    sounds : ndarray of shape (n_audio_samples,), array-like of shape (n_sounds,
-        n_audio_samples) or list of 1-D arrays
-        Mono audio.
+    sounds : ndarray or list of ndarray
+        Mono audio: one sound of shape (n_audio_samples,), an array of shape (n_sounds,
+        n_audio_samples) or a list of 1-D arrays.
     sr : int, default=22050
     fmin, fmax : float, default=65.41, 2093
         Search range of pYIN in Hz (C2-C7); widen it for very low or high notes (pYIN
