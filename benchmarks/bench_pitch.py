@@ -67,6 +67,8 @@ ROWS = [  # name, kind, labels
     ("pitch-mode VAE + pull", "pull", "instrument+velocity"),
     ("pitch-mode VAE + pull + ratings", "ratings", "instrument+velocity, ratings"),
 ]
+#: the row of ``--second-bank``: trained on both SoundFonts' training pitches
+BANK_ROW = ("pitch-mode VAE + pull, two SoundFonts", "bank2", "instrument+velocity")
 COLUMNS = ["model", "labels", "train err", "held-out err", "TimGM6mb err", "invariance all",
            "invariance held-out", "invariance TimGM6mb", "Spearman", "pitch within 25 cents",
            "fit (s)", "epochs/s"]
@@ -93,6 +95,11 @@ def prepare(args):
                                     pitches=PITCHES, velocities=velocities, cache=False,
                                     n_jobs=args.jobs)
     other = render_instrument_notes(instruments)
+    second = None
+    if args.second_bank:
+        second = load_instrument_corpus([args.second_bank], instruments=instruments,
+                                        pitches=PITCHES, velocities=velocities, cache=False,
+                                        n_jobs=args.jobs)
     t_render = time.perf_counter() - t0
     t0 = time.perf_counter()
     data = {
@@ -102,6 +109,9 @@ def prepare(args):
         "velocity_other": other.velocity, "instrument_other": other.instrument.astype(str),
         "n_skipped": len(corpus.skipped),
     }
+    if second is not None:
+        data |= {"S2": _analyse(second.audio), "pitch2": second.pitch,
+                 "velocity2": second.velocity, "instrument2": second.instrument.astype(str)}
     data["seconds"] = {"render": t_render, "analysis": time.perf_counter() - t0}
     return data
 
@@ -111,6 +121,9 @@ def load_data(args):
     if path is not None and Path(path).is_file():
         with np.load(path, allow_pickle=False) as f:
             data = {k: f[k] for k in f.files}
+        if args.second_bank and "S2" not in data:
+            raise SystemExit(f"{path} has no second bank: prepare it again with "
+                             f"--second-bank {args.second_bank}.")
         data["seconds"] = {"render": 0.0, "analysis": 0.0}
         return data
     data = prepare(args)
@@ -135,7 +148,7 @@ def _fit_job(kind, seed, L, pitch, y, groups, bpo, epochs, device, pull):
         model = PerceptualVAE(**PITCH_VAE, bins_per_octave=bpo, random_state=seed,
                               device=device)
         fit = {"pitch": pitch}
-        if kind in ("pull", "ratings"):
+        if kind in ("pull", "ratings", "bank2"):
             model.set_params(pull=pull)
             fit |= {"groups": groups}
         if kind == "ratings":
@@ -271,6 +284,9 @@ def main(argv=None):
                         help="training SoundFont: a path or a name find_soundfonts() knows")
     parser.add_argument("--data", type=Path, default=None,
                         help="npz of analysed frames: read if present, else written")
+    parser.add_argument("--second-bank", default=None,
+                        help="also fit the pitch-mode VAE + pull on this SoundFont too (e.g. "
+                             "sf_GMbank, Debian csound-soundfont): one more row")
     parser.add_argument("--prepare", action="store_true",
                         help="only render, analyse and write --data")
     args = parser.parse_args(argv)
@@ -310,15 +326,25 @@ def main(argv=None):
         inst, vel = data["instrument"], data["velocity"]
         groups = np.char.add(inst, vel.astype(str))
         tr = ~test
-        kinds = [k for _, k, _ in ROWS if k != "pca"]
+        rows_spec = ROWS + ([BANK_ROW] if args.second_bank else [])
+        kinds = [k for _, k, _ in rows_spec if k != "pca"]
+        inputs = {k: (data["L"][tr], pitch[tr], inst[tr], groups[tr]) for k in kinds}
+        if args.second_bank:
+            p2 = data["pitch2"].astype(float)
+            tr2 = ~np.isin(p2, HELD_OUT)
+            g2 = np.char.add(np.char.add(data["instrument2"], data["velocity2"].astype(str)),
+                             "/2")  # the pull keeps the two banks' samples apart
+            inputs["bank2"] = (np.vstack([data["L"][tr], log.transform(data["S2"][tr2])]),
+                               np.r_[pitch[tr], p2[tr2]],
+                               np.r_[inst[tr], data["instrument2"][tr2]],
+                               np.r_[groups[tr], g2[tr2]])
         device = args.device
         with Timer() as t_fit:
             fits = Parallel(n_jobs=min(args.jobs, len(kinds) * len(seeds)))(
-                delayed(_fit_job)(kind, s, data["L"][tr], pitch[tr], inst[tr], groups[tr],
-                                  bpo, epochs, device, args.pull)
+                delayed(_fit_job)(kind, s, *inputs[kind], bpo, epochs, device, args.pull)
                 for kind in kinds for s in seeds)
         rows = []
-        for name, kind, labels in ROWS:
+        for name, kind, labels in rows_spec:
             row = {"model": name, "labels": labels}
             if kind == "pca":
                 t0 = time.perf_counter()
