@@ -12,6 +12,7 @@ import warnings
 import joblib
 import numpy as np
 import pytest
+import sklearn
 import torch
 from _quality import check, seed
 from sklearn.model_selection import cross_val_score
@@ -215,6 +216,13 @@ def test_pipeline_routes_pitch_and_inverts_to_audio(notes):
     # cross-validation slices the per-row pitch with the rows
     scores = cross_val_score(pipe, audio, params={"vae__pitch": p}, cv=2)
     assert np.all(np.isfinite(scores))
+    # with metadata routing, pitch reaches the VAE's fit and transform by name
+    with sklearn.config_context(enable_metadata_routing=True):
+        vae = PerceptualVAE(**dict(PITCHED, max_epochs=2, random_state=0))
+        vae.set_fit_request(pitch=True).set_transform_request(pitch=True)
+        routed = Pipeline([("nsgt", NSGTTransformer(random_state=0, n_iter=4)),
+                           ("log", LogMagnitude()), ("vae", vae)]).fit(audio, pitch=p)
+        np.testing.assert_array_equal(routed.transform(audio[:3], pitch=p[:3])[:, -1], p[:3])
 
 
 def test_timbre_space_estimates_pitch_and_synthesizer_holds_it(notes):
