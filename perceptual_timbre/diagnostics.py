@@ -25,6 +25,13 @@ averaged over each epoch, in nats (natural-log units):
     ``alpha`` (0 during pre-training), ``c`` a fixed scale set by the regularizer.
 ``val_loss``
     The same on the validation rows (early stopping only), else None.
+``agreement``
+    Not a loss: the perceptual agreement at the end of the epoch, the Spearman correlation
+    between the rated classes' latent distances (each class at the mean posterior mean of
+    its rows) and the target distances (the ratings; for a
+    :class:`~perceptual_timbre.TimbreSpace`, the teacher's distances merged with the
+    ratings). None when the fit had no target (no ratings, ``alpha=0``, or the "prior"
+    regularizer).
 """
 
 import numpy as np
@@ -50,7 +57,7 @@ ACTIVE_UNIT_THRESHOLD = 0.01
 #: spread stays at the prior's costs about ``v / 2`` nats).
 KL_ACTIVE_THRESHOLD = 0.01
 
-_TERMS = ("loss", "recon", "kl", "reg", "val_loss")
+_TERMS = ("loss", "recon", "kl", "reg", "val_loss", "agreement")
 
 
 def _history(estimator_or_history):
@@ -242,7 +249,7 @@ def diagnostics(estimator, X=None, *, threshold=KL_ACTIVE_THRESHOLD, **transform
           signs and units are in this module's docstring: ``recon`` is a negative
           log-density and can be negative);
         - ``terms``: ``{term: ndarray over epochs}`` for each loss term present (``loss``,
-          ``recon``, ``kl``, ``reg``, and ``val_loss`` when it was measured);
+          ``recon``, ``kl``, ``reg``, and ``val_loss`` and ``agreement`` when measured);
         - ``final``: ``{term: value}`` at the last epoch.
 
         With ``X`` also:
@@ -318,6 +325,8 @@ def plot_training_history(estimator_or_history, *, terms=None, axes=None):
     h = training_history(estimator_or_history)
     if terms is None:
         terms = [t for t in _TERMS[:4] if t in h]
+        if "agreement" in h and h["agreement"].notna().any():
+            terms.append("agreement")
     missing = [t for t in terms if t not in h]
     if missing:
         raise ParameterError(f"the history has no {missing}; it has {list(h.columns)}.")
@@ -336,7 +345,7 @@ def plot_training_history(estimator_or_history, *, terms=None, axes=None):
             ax.legend(fontsize=7)
         if term == "recon" and (h[term] < 0).any():
             ax.axhline(0, color="gray", lw=0.6, ls=":")
-        ax.set_title(term)
+        ax.set_title("agreement (Spearman)" if term == "agreement" else term)
         ax.set_xlabel("epoch")
     axes[0].set_ylabel("nats per frame")
     axes[0].figure.tight_layout()

@@ -40,6 +40,24 @@ def test_training_history_has_every_term_per_epoch(fitted):
     assert h["recon"].iloc[-1] < h["recon"].iloc[0]  # it learned something
 
 
+def test_agreement_over_epochs_is_the_centroid_spearman(fitted, rendered_notes):
+    from perceptual_timbre.datasets import load_instrument_ratings
+    from perceptual_timbre.metrics import centroid_correlation
+
+    vae, X = fitted
+    agreement = training_history(vae)["agreement"].to_numpy(dtype=float)
+    assert np.all(np.isfinite(agreement)) and np.all(np.abs(agreement) <= 1)
+    # the last epoch's value is the Spearman of the fitted space's class centroids
+    final = centroid_correlation(vae.transform(X), rendered_notes.instrument,
+                                 load_instrument_ratings().ratings)
+    assert agreement[-1] == pytest.approx(final, abs=1e-6)
+    # without ratings there is nothing to agree with
+    from perceptual_timbre import PerceptualVAE
+
+    plain = PerceptualVAE(latent_dim=2, hidden_layer_sizes=(8,), max_epochs=2, random_state=0)
+    assert training_history(plain.fit(X))["agreement"].isna().all()
+
+
 def test_active_units_of_a_fitted_vae(fitted):
     vae, X = fitted
     result = active_units(vae, X)
@@ -53,7 +71,8 @@ def test_active_units_of_a_fitted_vae(fitted):
 def test_plot_training_history(fitted, pyplot):
     vae, _ = fitted
     axes = plot_training_history(vae)
-    assert [ax.get_title() for ax in axes] == ["loss", "recon", "kl", "reg"]
+    assert [ax.get_title() for ax in axes] == ["loss", "recon", "kl", "reg",
+                                               "agreement (Spearman)"]
     assert len(axes[1].lines[0].get_xdata()) == vae.n_epochs_
     axes = plot_training_history(vae.history_, terms=["recon"])
     assert len(axes) == 1

@@ -68,6 +68,38 @@ class Objective:
     def active(self):
         return self.target is not None or self.centres is not None
 
+    @torch.no_grad()
+    def agreement(self, module, data, max_rows=4096):
+        """Spearman between the target distances and the rated classes' latent distances.
+
+        The perceptual agreement of the current module: each rated class is placed at the
+        mean posterior mean of its rows (at most ``max_rows`` evenly spaced rated rows), and
+        the distances between those points are rank-correlated with ``target`` over the
+        rated (``mask``) pairs. ``None`` without a target or with fewer than 3 such pairs.
+        """
+        if self.target is None:
+            return None
+        rows = torch.nonzero(data["cls"] >= 0).flatten()
+        if rows.numel() > max_rows:
+            rows = rows[torch.linspace(0, rows.numel() - 1, max_rows).round().long()]
+        part = _take(data, rows)
+        extra = {} if part.get("pitch") is None else {"pitch": part["pitch"]}
+        mu = module(part["x"], part.get("side"), sample=False, **extra)["mu"]
+        idx, owner = torch.unique(part["cls"], return_inverse=True)
+        size = torch.bincount(owner, minlength=idx.numel()).to(mu.dtype)
+        means = mu.new_zeros(idx.numel(), mu.shape[1]).index_add(0, owner, mu) / size[:, None]
+        pairs = torch.triu(torch.ones(idx.numel(), idx.numel(), dtype=torch.bool,
+                                      device=mu.device), diagonal=1)
+        if self.mask is not None:
+            pairs &= self.mask[idx][:, idx]
+        if int(pairs.sum()) < 3:
+            return None
+        a = torch.cdist(means, means)[pairs].double()
+        b = self.target[idx][:, idx][pairs].double()
+        ra, rb = (v.argsort().argsort().double() for v in (a, b))
+        ra, rb = ra - ra.mean(), rb - rb.mean()
+        return float((ra * rb).sum() / ((ra.norm() * rb.norm()) + 1e-12))
+
     def __call__(self, module, batch, *, beta, alpha, generator=None, sample=True):
         x_in = batch.get("x_in", batch["x"])
         extra = {} if batch.get("pitch") is None else {"pitch": batch["pitch"]}
@@ -212,8 +244,10 @@ def train_module(
     -------
     history : list of dict
         Per epoch: ``epoch``, ``loss``, ``recon`` (negative log-likelihood per row),
-        ``kl``, ``reg``, ``pull``, ``val_loss`` (None without validation), ``beta``,
-        ``alpha``, ``stage``, ``time`` (seconds since the start).
+        ``kl``, ``reg``, ``pull``, ``val_loss`` (None without validation), ``agreement``
+        (the perceptual agreement at the end of the epoch, :meth:`Objective.agreement`;
+        None without a target), ``beta``, ``alpha``, ``stage``, ``time`` (seconds since
+        the start).
 
     Raises
     ------
@@ -276,7 +310,9 @@ def train_module(
                         f"the validation loss became {val_loss} at epoch {epoch + 1}; training "
                         f"diverged. Lower learning_rate (now {learning_rate})."
                     )
-            record.update(val_loss=val_loss, beta=beta_e, alpha=alpha_e, stage=stage,
+            module.eval()
+            record.update(val_loss=val_loss, agreement=objective.agreement(module, data),
+                          beta=beta_e, alpha=alpha_e, stage=stage,
                           time=time.perf_counter() - start)
             history.append(record)
             bar.update(1)
