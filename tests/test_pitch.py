@@ -21,6 +21,7 @@ from sklearn.pipeline import Pipeline
 from perceptual_timbre import DescriptorPathSynthesizer, TimbreSpace
 from perceptual_timbre._space import as_space
 from perceptual_timbre.datasets import render_instrument_notes
+from perceptual_timbre.descriptors import descriptor_map
 from perceptual_timbre.exceptions import ParameterError
 from perceptual_timbre.model import PerceptualVAE, estimate_pitch
 from perceptual_timbre.model._losses import l2_regularizer, pull_ratio
@@ -249,6 +250,13 @@ def test_timbre_space_estimates_pitch_and_synthesizer_holds_it(notes):
     out = synth.synthesize(z0, "increase")
     np.testing.assert_array_equal(out.latent_path[:, -1], 63.0)
     assert np.ptp(out.latent_path[:, :-1], axis=0).max() > 0  # the timbre moved
+    # a descriptor map varies timbre at one pitch (the median of Z), inside the trained range
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dmap = descriptor_map(space, Z, resolution=3)
+    assert np.all(dmap.axes[:, -1] == 0) and dmap.center[-1] == np.median(Z[:, -1])
+    with pytest.raises(ParameterError, match="pitch column"):
+        descriptor_map(space, Z, axes=[0, Z.shape[1] - 1], resolution=3)
 
 
 # ----------------------------------------------------------------------------- quality

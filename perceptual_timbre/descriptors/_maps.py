@@ -105,7 +105,8 @@ def descriptor_map(space, Z, names="spectral_centroid", *, axes=None, n_componen
         Descriptors to evaluate (see :data:`perceptual_timbre.descriptors.DESCRIPTORS`).
     axes : None, sequence of 2-3 ints, or array of shape (2 or 3, latent_dim), default=None
         ``None``: the first ``n_components`` principal axes of ``Z``. Ints: those latent
-        dimensions. Array: directions (orthonormalized).
+        dimensions. Array: directions (orthonormalized). In a pitch-mode space the plane
+        holds the pitch column at the median pitch of ``Z`` and the axes must leave it out.
     n_components : {2, 3}, default=2
         Dimension of the PCA plane when ``axes`` is None.
     resolution : int, default=25
@@ -139,8 +140,18 @@ def descriptor_map(space, Z, names="spectral_centroid", *, axes=None, n_componen
         raise ParameterError(f"resolution must be an integer >= 3, got {resolution!r}.")
     if not isinstance(margin, numbers.Real) or margin < 0:
         raise ParameterError(f"margin must be a non-negative number, got {margin!r}.")
-    A = _plane_axes(Z, axes, n_components)
     center = Z.mean(axis=0)
+    if sp.pitch_index is not None:
+        # pitch mode: the plane moves timbre only, at the median pitch of Z (a PCA of Z
+        # with a constant pitch column has no pitch in its axes)
+        center[sp.pitch_index] = np.median(Z[:, sp.pitch_index])
+        Z = Z.copy()
+        Z[:, sp.pitch_index] = center[sp.pitch_index]
+    A = _plane_axes(Z, axes, n_components)
+    if sp.pitch_index is not None and np.any(np.abs(A[:, sp.pitch_index]) > 1e-9):
+        raise ParameterError(
+            f"axes move the pitch column ({sp.pitch_index}) of a pitch-mode space; a "
+            f"descriptor map varies timbre at a fixed pitch: choose timbre dimensions.")
     P = (Z - center) @ A.T
     lo, hi = P.min(axis=0), P.max(axis=0)
     span = np.maximum(hi - lo, 1e-6)
