@@ -28,6 +28,7 @@ from .. import __version__
 from ..exceptions import DataNotFoundError, ParameterError
 from ..utils.validation import check_sr
 from ._base import get_data_home
+from ._download import _sha256
 from ._instruments import INSTRUMENT_RANGES
 from ._soundfont import (
     _RELEASE_FRACTION,
@@ -74,14 +75,6 @@ _DESCR = (
 
 
 # --------------------------------------------------------------------------- finding
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _soundfont_problem(path):
     """Why ``path`` is not a SoundFont file, or ``None`` when its RIFF header says it is."""
     try:
