@@ -6,6 +6,7 @@ import math
 import time
 
 import torch
+from scipy.stats import spearmanr
 
 from ..exceptions import TrainingError
 from ._losses import (
@@ -18,6 +19,23 @@ from ._losses import (
 )
 
 __all__ = ["Objective", "train_module", "evaluate"]
+
+
+# the loss terms averaged per epoch into the history
+_TERMS = ("loss", "recon", "kl", "reg", "pull")
+
+
+def _forward(module, batch, x, **kwargs):
+    """``module`` on rows ``x`` with the batch's side input and, in pitch mode, pitch."""
+    extra = {} if batch.get("pitch") is None else {"pitch": batch["pitch"]}
+    return module(x, batch.get("side"), **extra, **kwargs)
+
+
+def _class_means(mu, idx):
+    """The distinct classes of ``idx`` (sorted) and the mean row of ``mu`` of each."""
+    idx, owner = torch.unique(idx, return_inverse=True)
+    size = torch.bincount(owner, minlength=idx.numel()).to(mu.dtype)
+    return idx, mu.new_zeros(idx.numel(), mu.shape[1]).index_add(0, owner, mu) / size[:, None]
 
 
 class Objective:
@@ -83,27 +101,21 @@ class Objective:
         if rows.numel() > max_rows:
             rows = rows[torch.linspace(0, rows.numel() - 1, max_rows).round().long()]
         part = _take(data, rows)
-        extra = {} if part.get("pitch") is None else {"pitch": part["pitch"]}
-        mu = module(part["x"], part.get("side"), sample=False, **extra)["mu"]
-        idx, owner = torch.unique(part["cls"], return_inverse=True)
-        size = torch.bincount(owner, minlength=idx.numel()).to(mu.dtype)
-        means = mu.new_zeros(idx.numel(), mu.shape[1]).index_add(0, owner, mu) / size[:, None]
+        idx, means = _class_means(_forward(module, part, part["x"], sample=False)["mu"],
+                                  part["cls"])
         pairs = torch.triu(torch.ones(idx.numel(), idx.numel(), dtype=torch.bool,
-                                      device=mu.device), diagonal=1)
+                                      device=means.device), diagonal=1)
         if self.mask is not None:
             pairs &= self.mask[idx][:, idx]
         if int(pairs.sum()) < 3:
             return None
-        a = torch.cdist(means, means)[pairs].double()
-        b = self.target[idx][:, idx][pairs].double()
-        ra, rb = (v.argsort().argsort().double() for v in (a, b))
-        ra, rb = ra - ra.mean(), rb - rb.mean()
-        return float((ra * rb).sum() / ((ra.norm() * rb.norm()) + 1e-12))
+        a = torch.cdist(means, means)[pairs].cpu().numpy()
+        b = self.target[idx][:, idx][pairs].cpu().numpy()
+        return float(spearmanr(a, b)[0])
 
     def __call__(self, module, batch, *, beta, alpha, generator=None, sample=True):
-        x_in = batch.get("x_in", batch["x"])
-        extra = {} if batch.get("pitch") is None else {"pitch": batch["pitch"]}
-        out = module(x_in, batch.get("side"), generator=generator, sample=sample, **extra)
+        out = _forward(module, batch, batch.get("x_in", batch["x"]), generator=generator,
+                       sample=sample)
         nll = -gaussian_log_likelihood(batch["x"], out["x_mean"], out["log_scale"])
         kl = kl_normal(out["mu"], out["logvar"])
         reg = out["mu"].new_zeros(())
@@ -115,10 +127,7 @@ class Objective:
                 reg = prior_regularizer(mu, out["logvar"][rated], self.centres[idx])
             elif idx.numel() > 1 and self.regularization != "prior":
                 if self.class_means:
-                    idx, owner = torch.unique(idx, return_inverse=True)
-                    size = torch.bincount(owner, minlength=idx.numel()).to(mu.dtype)
-                    mu = mu.new_zeros(idx.numel(), mu.shape[1]).index_add(0, owner, mu)
-                    mu = mu / size[:, None]
+                    idx, mu = _class_means(mu, idx)
                 # rows matched to their OWN class: target[i, j] = D[cls_i, cls_j]
                 target = self.target[idx][:, idx]
                 mask = None if self.mask is None else self.mask[idx][:, idx]
@@ -177,7 +186,7 @@ def evaluate(module, objective, data, *, beta, alpha, batch_size=4096):
     # the regularizer is a batch statistic: evaluate it on the whole set at once
     out = objective(module, data, beta=beta, alpha=alpha, sample=False) if n <= batch_size else None
     if out is None:
-        sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0, "reg": 0.0, "pull": 0.0}
+        sums = dict.fromkeys(_TERMS, 0.0)
         for start in range(0, n, batch_size):
             part = _take(data, slice(start, start + batch_size))
             o = objective(module, part, beta=beta, alpha=alpha, sample=False)
@@ -185,7 +194,7 @@ def evaluate(module, objective, data, *, beta, alpha, batch_size=4096):
             for k in sums:
                 sums[k] += float(o[k]) * m
         return {k: v / n for k, v in sums.items()}
-    return {k: float(out[k]) for k in ("loss", "recon", "kl", "reg", "pull")}
+    return {k: float(out[k]) for k in _TERMS}
 
 
 def _check_finite(vals, epoch, learning_rate):
@@ -279,7 +288,7 @@ def train_module(
             beta_e = beta * min(1.0, (epoch + 1) / warmup) if warmup > 0 else beta
             alpha_e = alpha if stage == 2 else 0.0
             module.train()
-            sums = {"loss": 0.0, "recon": 0.0, "kl": 0.0, "reg": 0.0, "pull": 0.0}
+            sums = dict.fromkeys(_TERMS, 0.0)
             n_rows = 0
             for idx in _batches(n, batch_size, shuffle_generator, device, groups,
                                 rows_per_group):
