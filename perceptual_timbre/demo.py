@@ -16,12 +16,17 @@ Run it with ``python -m perceptual_timbre --output output`` (or ``make demo``). 
    instrument centroids;
 6. renders, from the timbre space, a latent path between two instruments and one
    descriptor-guided synthesis.
+
+Paper mode's fits run in a worker process beside the main one, so the demo takes about 40 s
+on two cores; the results are the same as in sequence.
 """
 
 import argparse
 import json
+import multiprocessing
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +60,12 @@ def _one_per_instrument(instrument):
     return np.sort(first)
 
 
-def _transform_round_trip(notes, out, plt):
+def _transform_round_trip(notes, out, random_state):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     from .transforms import DCTTransformer, NSGTTransformer, STFTTransformer, spectral_convergence
 
     picks = _one_per_instrument(notes.instrument)
@@ -64,7 +74,8 @@ def _transform_round_trip(notes, out, plt):
     fig, axes = plt.subplots(3, 1, figsize=(9, 10))
     for ax, (name, tr) in zip(
         axes,
-        [("stft", STFTTransformer()), ("dct", DCTTransformer()), ("nsgt-cqt", NSGTTransformer())],
+        [("stft", STFTTransformer(random_state=random_state)), ("dct", DCTTransformer()),
+         ("nsgt-cqt", NSGTTransformer(random_state=random_state))],
     ):
         t0 = time.perf_counter()
         S = tr.fit(audio).transform(audio)
@@ -72,7 +83,7 @@ def _transform_round_trip(notes, out, plt):
         t0 = time.perf_counter()
         resynth = tr.inverse_transform(S)
         t_synthesis = time.perf_counter() - t0
-        sc = spectral_convergence(tr, S)
+        sc = spectral_convergence(tr, S, audio=resynth)
         folder = out / "resynthesis" / name
         folder.mkdir(parents=True, exist_ok=True)
         for label, wav in zip(notes.instrument[picks], resynth):
@@ -152,7 +163,9 @@ def _heldout_table(path=_HELDOUT):
 
 
 def _fit(name, space, notes, ratings):
-    """Fit one space of the demo (in a worker process); ``(name, space, seconds)``."""
+    """Fit one space of the demo and embed the notes: ``(name, space, seconds, latents)``."""
+    from .embedding import embed_sounds
+
     t0 = time.perf_counter()
     if name in ("unregularized", "regularized"):
         space.fit(notes.audio, notes.instrument,
@@ -160,7 +173,77 @@ def _fit(name, space, notes, ratings):
     else:
         space.fit(notes.audio, None if ratings is None else notes.instrument,
                   dissimilarity=ratings)
-    return name, space, time.perf_counter() - t0
+    seconds = time.perf_counter() - t0
+    return name, space, seconds, embed_sounds(space, notes.audio, notes.sr)
+
+
+def _paper_fits(notes, ratings, random_state, quick):
+    """Paper mode's fits, plain then regularized (in the worker process)."""
+    paper = {"unregularized": _make_space(False, random_state, quick)}
+    if ratings is not None:
+        paper["regularized"] = _make_space(True, random_state, quick)
+    return [_fit(name, est, notes, ratings) for name, est in paper.items()]
+
+
+def _synthesize(space, Z, notes, out, random_state):
+    """Sound from the timbre space: instrument centroids decoded to audio, a
+    latent path between two instruments and one descriptor-guided synthesis; log lines."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .descriptors import audio_descriptors
+    from .plotting import plot_descriptor_curves, plot_spectrogram
+    from .synthesis import DescriptorPathSynthesizer, interpolate_sounds
+
+    labels = np.unique(notes.instrument)
+    centroids = np.stack([Z[notes.instrument == lab].mean(axis=0) for lab in labels])
+    folder = out / "centroids"
+    folder.mkdir(exist_ok=True)
+    for lab, wav in zip(labels, space.inverse_transform(centroids)):
+        _write_wav(folder / f"{lab}.wav", wav, notes.sr)
+
+    # Endpoints are single notes (G4, forte): an instrument centroid averages its pitches
+    # into a blurred spectrum.
+    def note(instrument):
+        mask = notes.instrument == instrument
+        pitch = 67 if np.any(mask & (notes.pitch == 67)) else notes.pitch[mask][0]
+        idx = np.flatnonzero(mask & (notes.pitch == pitch))
+        return notes.audio[idx[np.argmax(notes.velocity[idx])]]
+
+    path = interpolate_sounds(space, note("Flute"), note("Trumpet"), n_steps=32, duration=3.0)
+    _write_wav(out / "path_flute_to_trumpet.wav", path.audio, path.sr)
+    fig, axes = plt.subplots(2, 1, figsize=(8, 7))
+    axes[0].imshow(np.log(path.frames.T + 1e-3), origin="lower", aspect="auto", cmap="magma")
+    axes[0].set(title="Latent path Flute -> Trumpet (G4): decoded frames",
+                xlabel="path step", ylabel="frequency bin")
+    plot_spectrogram(path.audio, path.sr, ax=axes[1])
+    axes[1].set_title("Rendered audio (one Griffin-Lim over the whole path)")
+    fig.tight_layout()
+    fig.savefig(out / "path_flute_to_trumpet.png", dpi=120)
+    plt.close(fig)
+
+    synth = DescriptorPathSynthesizer(space=space, descriptors="spectral_centroid",
+                                      method="gradient", random_state=random_state)
+    synth.fit(notes.audio, notes.instrument)
+    result = synth.synthesize(note("Clarinet"), "increase", duration=3.0)
+    _write_wav(out / "centroid_increase_clarinet.wav", result.audio, result.sr)
+    measured = audio_descriptors(result.audio, result.sr, "spectral_centroid",
+                                 n_points=len(result.target))
+    r_audio = np.corrcoef(np.ravel(result.target), measured[:, 0])[0, 1]
+    fig, ax = plt.subplots(figsize=(6, 4))
+    plot_descriptor_curves(result, measured=measured, ax=ax)
+    ax.set_title(f"Spectral centroid from a clarinet note (r on audio = {r_audio:.3f})")
+    fig.tight_layout()
+    fig.savefig(out / "centroid_increase_clarinet.png", dpi=120)
+    plt.close(fig)
+    return [
+        f"Wrote {len(labels)} WAVs decoded from the instrument centroids to {folder}/.",
+        f"Wrote a Flute->Trumpet path and a centroid-increase synthesis: Pearson r with the "
+        f"target {result.correlation[0]:.3f} on the decoded frames, {r_audio:.3f} re-measured "
+        f"on the audio.",
+    ]
 
 
 def _space_scores(Z, notes, ratings):
@@ -191,7 +274,6 @@ def main(argv=None):
     import matplotlib.pyplot as plt
 
     from .datasets import get_data_home, load_instrument_ratings, render_instrument_notes
-    from .synthesis import DescriptorPathSynthesizer, interpolate_sounds
 
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
@@ -203,9 +285,7 @@ def main(argv=None):
     _log(f"Rendered {len(notes.audio)} notes of {len(np.unique(notes.instrument))} instruments "
          f"from {Path(notes.soundfont).name} at {notes.sr} Hz.")
 
-    # the ratings, if any, and paper mode's two fits (regularized vs plain frame VAE), started
-    # now in worker processes: the round trip and the timbre space run here meanwhile (each
-    # fit is single-threaded, see PerceptualVAE, and gives the same result as in sequence)
+    # the ratings, if any
     home = get_data_home(args.data_home)
     try:
         ratings = load_instrument_ratings(data_home=args.data_home).ratings
@@ -220,35 +300,35 @@ def main(argv=None):
             f"dissimilarity_mean.csv, see ../shared/data/README.md). Fitting the "
             f"unregularized space instead."
         )
-    paper = {"unregularized": _make_space(False, args.random_state, args.quick)}
-    if ratings is not None:
-        paper["regularized"] = _make_space(True, args.random_state, args.quick)
-    background = joblib.Parallel(n_jobs=len(paper), return_as="generator")(
-        joblib.delayed(_fit)(name, est, notes, ratings) for name, est in paper.items())
+    # One worker process fits paper mode's two spaces while this one fits the timbre space,
+    # synthesizes from it (its teacher's features are cached in this process) and runs the
+    # transform round trip. A fit gives the same result in either process; each further
+    # process would pay its own imports (torch alone takes 5 s).
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        paper = pool.submit(_paper_fits, notes, ratings, args.random_state, args.quick)
+        _log(ratings_msg)
+        from . import make_timbre_space
+
+        space = make_timbre_space(teacher="pretrained", random_state=args.random_state,
+                                  **({"max_epochs": 20} if args.quick else {}))
+        fitted = [_fit("timbre space (teacher + ratings)", space, notes, ratings)]
+        synthesized = _synthesize(space, fitted[0][3], notes, out, args.random_state)
+        rows = _transform_round_trip(notes, out, args.random_state)
+        fitted += paper.result()
 
     # 2. transforms: analysis, phase reconstruction, quality
     _log("\n== Spectral transforms: round trip of one note per instrument ==")
-    rows = _transform_round_trip(notes, out, plt)
     _log(_table(rows, list(rows[0])))
 
-    # 3./4. the timbre space (teacher + ratings; its teacher's features are cached in this
-    # process for what follows), then paper mode's results
-    _log(ratings_msg)
-    from . import make_timbre_space
-
-    space = make_timbre_space(teacher="pretrained", random_state=args.random_state,
-                              **({"max_epochs": 20} if args.quick else {}))
-    fitted = [_fit("timbre space (teacher + ratings)", space, notes, ratings), *background]
-    from .embedding import embed_sounds
-
+    # 3./4. the timbre space, then paper mode's results
     latents, results = {}, []
-    for name, est, fit_s in fitted:
-        latents[name] = embed_sounds(est, notes.audio, notes.sr)
+    for name, est, fit_s, Z_space in fitted:
+        latents[name] = Z_space
         row = {"space": name, "fit (s)": f"{fit_s:.1f}",
                "epochs": len((est if est is space else est[-1]).history_)}
         if ratings is not None:
             row.update({k: f"{v:.3f}" for k, v in
-                        _space_scores(latents[name], notes, ratings).items()})
+                        _space_scores(Z_space, notes, ratings).items()})
         results.append(row)
     _log("\n== Timbre space (pretrained teacher + ratings), and paper mode: the frame VAE "
          "regularized vs unregularized (same seed) ==")
@@ -265,11 +345,9 @@ def main(argv=None):
         _log("Run `python benchmarks/bench_generalization.py` in a source checkout (about 6 min "
              "on 2 cores) to measure it.")
 
-    # 5. plot, model, instrument centroids decoded to audio
+    # 5. plot of the spaces and the model
     from .plotting import plot_timbre_space
 
-    best = space
-    Z = latents["timbre space (teacher + ratings)"]
     fig, axes = plt.subplots(1, len(latents), figsize=(6 * len(latents), 5), squeeze=False)
     for ax, (name, Z_space) in zip(axes[0], latents.items()):
         plot_timbre_space(Z_space, notes.instrument, ax=ax)
@@ -277,57 +355,10 @@ def main(argv=None):
     fig.tight_layout()
     fig.savefig(out / "timbre_space.png", dpi=120)
     plt.close(fig)
-    joblib.dump(best, out / "timbre_space.joblib")
-    labels = np.unique(notes.instrument)
-    centroids = np.stack([Z[notes.instrument == lab].mean(axis=0) for lab in labels])
-    folder = out / "centroids"
-    folder.mkdir(exist_ok=True)
-    for lab, wav in zip(labels, best.inverse_transform(centroids)):
-        _write_wav(folder / f"{lab}.wav", wav, notes.sr)
-    _log(f"\nWrote the space plot, the model and {len(labels)} centroid WAVs to {out}/.")
-
-    # 6. a path between two instruments, and descriptor-guided synthesis. Endpoints are single
-    # notes (G4, forte): an instrument centroid averages its pitches into a blurred spectrum.
-    from .descriptors import audio_descriptors
-    from .plotting import plot_descriptor_curves, plot_spectrogram
-
-    def note(instrument):
-        mask = notes.instrument == instrument
-        pitch = 67 if np.any(mask & (notes.pitch == 67)) else notes.pitch[mask][0]
-        idx = np.flatnonzero(mask & (notes.pitch == pitch))
-        return notes.audio[idx[np.argmax(notes.velocity[idx])]]
-
-    path = interpolate_sounds(best, note("Flute"), note("Trumpet"), n_steps=32, duration=3.0)
-    _write_wav(out / "path_flute_to_trumpet.wav", path.audio, path.sr)
-    fig, axes = plt.subplots(2, 1, figsize=(8, 7))
-    axes[0].imshow(np.log(path.frames.T + 1e-3), origin="lower", aspect="auto", cmap="magma")
-    axes[0].set(title="Latent path Flute -> Trumpet (G4): decoded frames",
-                xlabel="path step", ylabel="frequency bin")
-    plot_spectrogram(path.audio, path.sr, ax=axes[1])
-    axes[1].set_title("Rendered audio (one Griffin-Lim over the whole path)")
-    fig.tight_layout()
-    fig.savefig(out / "path_flute_to_trumpet.png", dpi=120)
-    plt.close(fig)
-
-    synth = DescriptorPathSynthesizer(space=best, descriptors="spectral_centroid",
-                                      method="gradient", random_state=args.random_state)
-    synth.fit(notes.audio, notes.instrument)
-    result = synth.synthesize(note("Clarinet"), "increase", duration=3.0)
-    _write_wav(out / "centroid_increase_clarinet.wav", result.audio, result.sr)
-    measured = audio_descriptors(result.audio, result.sr, "spectral_centroid",
-                                 n_points=len(result.target))
-    r_audio = np.corrcoef(np.ravel(result.target), measured[:, 0])[0, 1]
-    fig, ax = plt.subplots(figsize=(6, 4))
-    plot_descriptor_curves(result, measured=measured, ax=ax)
-    ax.set_title(f"Spectral centroid from a clarinet note (r on audio = {r_audio:.3f})")
-    fig.tight_layout()
-    fig.savefig(out / "centroid_increase_clarinet.png", dpi=120)
-    plt.close(fig)
-    _log(
-        f"Wrote a Flute->Trumpet path and a centroid-increase synthesis: Pearson r with the "
-        f"target {result.correlation[0]:.3f} on the decoded frames, {r_audio:.3f} re-measured "
-        f"on the audio."
-    )
+    joblib.dump(space, out / "timbre_space.joblib")
+    _log(f"\nWrote the space plot and the model to {out}/.")
+    for line in synthesized:
+        _log(line)
     _log(f"\nDone in {time.perf_counter() - t_start:.0f} s. Outputs in {out.resolve()}")
     return 0
 

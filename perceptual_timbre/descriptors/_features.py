@@ -210,50 +210,35 @@ def _harmonic_descriptors(y, S, freqs, loud, sr, n_fft, hop_length, fmin, fmax):
 
 
 def _sound_features(y, params):
-    """Feature row of one sound: the blocks ``params["blocks"]``, concatenated in order."""
-    blocks = params["blocks"]
-    parts = {}
-    if any(b in BLOCK_PRESETS["legacy"] for b in blocks):
-        legacy = _legacy_features(y, params)
-        n = params["n_mels"]
-        parts = {"logmel_mean": legacy[:n], "logmel_std": legacy[n:2 * n],
-                 "descriptors": legacy[2 * n:]}
-    analysis = None
-    for b in blocks:
-        if b not in parts:
-            analysis = analysis if analysis is not None else _Analysis(y, params)
-            parts[b] = compute_block(b, analysis)
-    row = np.concatenate([np.asarray(parts[b], dtype=np.float64) for b in blocks])
+    """Feature row of one sound: the blocks ``params["blocks"]``, concatenated in order.
+
+    Every block reads the one shared analysis of the sound (its STFT is computed once).
+    """
+    a = _Analysis(y, params)
+    parts = {b: _legacy_block(b, a, params) if b in BLOCK_PRESETS["legacy"]
+             else compute_block(b, a) for b in params["blocks"]}
+    row = np.concatenate([np.asarray(parts[b], dtype=np.float64) for b in params["blocks"]])
     # A pathological sound (e.g. a click) may leave a feature undefined: 0, not NaN.
     return np.nan_to_num(row, nan=0.0, posinf=0.0, neginf=0.0)
 
 
-def _legacy_features(y, params):
-    """Row of the original blocks (log-mel mean/std, then :data:`DESCRIPTOR_NAMES`)."""
+def _legacy_block(name, a, params):
+    """One of the original blocks (log-mel mean or std, or :data:`DESCRIPTOR_NAMES`)."""
     import librosa
 
-    sr, n_fft, hop = params["sr"], params["n_fft"], params["hop_length"]
-    peak = np.max(np.abs(y))
-    y = y / peak  # level-free: timbre studies equalize loudness
-    if y.size < n_fft:  # very short sounds (e.g. 90 ms onsets): pad to one full window
-        y = np.pad(y, (0, n_fft - y.size))
-    S = np.abs(librosa.stft(y, n_fft=n_fft, hop_length=hop, center=True))
-    freqs = librosa.fft_frequencies(sr=sr, n_fft=n_fft)
-    mel = _mel_power(S**2, sr, params["n_mels"], fmin=params["fmin"])
-    logmel = librosa.power_to_db(mel, ref=np.max, top_db=80.0)
-    energy = np.sum(S**2, axis=0)
+    if name != "descriptors":
+        logmel = a._get("logmel", lambda: librosa.power_to_db(
+            _mel_power(a.S**2, a.sr, params["n_mels"], fmin=params["fmin"]),
+            ref=np.max, top_db=80.0))
+        return logmel.mean(axis=1) if name == "logmel_mean" else logmel.std(axis=1)
+    energy = np.sum(a.S**2, axis=0)
     loud = 10 * np.log10(energy / (energy.max() + 1e-20) + 1e-20) > -_LOUD_DB
-    row = np.concatenate(
-        [
-            logmel.mean(axis=1),
-            logmel.std(axis=1),
-            _envelope_descriptors(y, sr),
-            _spectral_descriptors(S, freqs, loud, y, sr, n_fft, hop),
-            _harmonic_descriptors(y, S, freqs, loud, sr, n_fft, hop, params["fmin_f0"], 2000.0),
-        ]
-    )
-    # A pathological sound (e.g. a click) may leave a descriptor undefined: 0, not NaN.
-    return np.nan_to_num(row.astype(np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    return np.concatenate([
+        _envelope_descriptors(a.y, a.sr),
+        _spectral_descriptors(a.S, a.freqs, loud, a.y, a.sr, a.n_fft, a.hop),
+        _harmonic_descriptors(a.y, a.S, a.freqs, loud, a.sr, a.n_fft, a.hop,
+                              params["fmin_f0"], 2000.0),
+    ])
 
 
 class SoundFeatures(ParamValidationMixin, TransformerMixin, BaseEstimator):

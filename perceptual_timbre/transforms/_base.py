@@ -380,7 +380,7 @@ class _GriffinLimTransformer(_SpectralTransformer):
         return audio.detach().cpu().numpy()
 
 
-def spectral_convergence(transformer, S, *, frames=False, duration=None):
+def spectral_convergence(transformer, S, *, frames=False, duration=None, audio=None):
     """Reconstruction quality of a fitted transformer's inversion, in dB (lower is better).
 
     The frames are resynthesized (:meth:`inverse_transform`, or
@@ -400,6 +400,9 @@ def spectral_convergence(transformer, S, *, frames=False, duration=None):
         Treat ``S`` as one time-varying sequence rendered by ``inverse_transform_frames``.
     duration : float, default=None
         Duration of the sequence rendering (``frames=True`` only).
+    audio : ndarray, default=None
+        The resynthesis of ``S`` when you already have it (what ``inverse_transform`` or
+        ``inverse_transform_frames`` returned): it is re-analysed instead of synthesized again.
 
     Returns
     -------
@@ -416,7 +419,12 @@ def spectral_convergence(transformer, S, *, frames=False, duration=None):
     """
     if frames:
         target = transformer._check_frames(S, "S")
-        audio = transformer.inverse_transform_frames(target, duration=duration)
+        if audio is None:
+            audio = transformer.inverse_transform_frames(target, duration=duration)
+        elif np.ndim(audio) != 1:
+            raise ParameterError(f"audio must be the 1-D rendering of the sequence S, got shape "
+                                 f"{np.shape(audio)}.")
+        audio = np.asarray(audio)
         got = transformer.transform_frames(audio[None])[0]
         # The frames actually synthesized; the re-analysis sees them at the same positions.
         target = _resample_frames(target, transformer._n_frames(audio.size))
@@ -424,7 +432,11 @@ def spectral_convergence(transformer, S, *, frames=False, duration=None):
         got, target = got[:n], target[:n]
         return float(_sc_db(got, target))
     target = transformer._check_frames(S, "S")
-    audio = transformer.inverse_transform(target)
+    if audio is None:
+        audio = transformer.inverse_transform(target)
+    elif len(audio) != len(target):
+        raise ParameterError(f"audio has {len(audio)} sounds for {len(target)} rows of S; pass "
+                             f"the resynthesis of S itself.")
     got = transformer._transform(audio, "stable")
     return np.array([_sc_db(g, t) for g, t in zip(got, target, strict=True)])
 

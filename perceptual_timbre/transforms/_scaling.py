@@ -95,7 +95,12 @@ class LogMagnitude(ParamValidationMixin, OneToOneFeatureMixin, TransformerMixin,
         """
         check_is_fitted(self)
         X = validate_data(self, X, dtype=np.float64, reset=False)
-        return self.scale * np.sign(X) * np.log1p(np.abs(X) / self.floor)
+        # in place: one array of the input's size (frame matrices of a corpus are large)
+        Y = np.abs(X)
+        Y /= self.floor
+        np.log1p(Y, out=Y)
+        Y *= self.scale
+        return np.copysign(Y, X, out=Y)
 
     def inverse_transform(self, X):
         """Undo :meth:`transform` exactly (up to rounding).
