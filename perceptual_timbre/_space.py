@@ -152,12 +152,9 @@ class _Space:
         """One MIDI pitch per sound (pYIN; the VAE's estimate where pYIN finds none)."""
         from .model._pitch import estimate_pitch
 
-        out = np.empty(len(sounds))
-        for i, (x, F) in enumerate(zip(sounds, frames, strict=True)):
-            try:
-                out[i] = estimate_pitch([x], self.sr)[0]
-            except ParameterError:  # unpitched: the decoder's most likely pitch
-                out[i] = np.median(self.vae.transform(F)[:, -1])
+        out = estimate_pitch(sounds, self.sr, unpitched="nan")
+        for i in np.flatnonzero(np.isnan(out)):  # unpitched: the decoder's most likely pitch
+            out[i] = np.median(self.vae.transform(frames[i])[:, -1])
         return out
 
     def encode(self, X, aggregate="mean", return_std=False):

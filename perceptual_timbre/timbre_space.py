@@ -18,6 +18,7 @@ With a pitch-mode VAE (``vae=PerceptualVAE(pitch_mode="shift")`` and a constant-
 estimated from the audio with pYIN (:func:`~perceptual_timbre.model.estimate_pitch`).
 """
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -341,14 +342,34 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
                 f"the VAE has bins_per_octave={given} but the spectral transformer has {bpo:g} "
                 f"bins per octave; leave it None to read it from the transformer.")
 
-    def _sound_pitch(self, sounds, pitch):
-        """MIDI pitch per sound: checked when given, else estimated with pYIN."""
+    def _sound_pitch(self, sounds, pitch, frames=None, side=None):
+        """MIDI pitch per sound: checked when given, else estimated with pYIN.
+
+        A sound pYIN finds no pitch in (a drum, noise) gets, when fitting, the median pitch
+        of the pitched training sounds (unpitched sounds are then not shifted against each
+        other) and, once fitted, the decoder's most likely pitch for its ``frames``, as
+        :func:`~perceptual_timbre.embed_sounds` does for every space.
+        """
         from .model._pitch import estimate_pitch
         from .model._vae import _check_pitch_values
 
-        if pitch is None:
-            return estimate_pitch(sounds, self.sr_)
-        return _check_pitch_values(pitch, len(sounds))
+        if pitch is not None:
+            return _check_pitch_values(pitch, len(sounds))
+        out = estimate_pitch(sounds, self.sr_, unpitched="nan")
+        missing = np.flatnonzero(np.isnan(out))
+        if missing.size == len(out) and frames is None:
+            raise ParameterError("pYIN finds no pitch in any training sound; pass their MIDI "
+                                 "pitch with pitch= (any constant for unpitched sounds).")
+        if missing.size and frames is None:
+            out[missing] = np.median(np.delete(out, missing))
+            warnings.warn(f"{missing.size} of {len(out)} training sounds have no pitch pYIN "
+                          f"can find (sounds {missing[:5].tolist()}...); they are placed at "
+                          f"the median pitch of the others, MIDI {out[missing[0]]:.1f}. Pass "
+                          f"pitch= to set it.", UserWarning, stacklevel=3)
+        for i in missing if frames is not None else ():
+            rows = None if side is None else np.repeat(side[i:i + 1], len(frames[i]), axis=0)
+            out[i] = np.median(self.vae_.transform(frames[i], side=rows)[:, -1])
+        return out
 
     def _pitched(self):
         return getattr(self.vae_, "pitch_range_", None) is not None
@@ -370,7 +391,7 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
         side = self._side(sounds)
         owner = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
         if self._pitched():
-            pitch = self._sound_pitch(sounds, pitch)[owner]
+            pitch = self._sound_pitch(sounds, pitch, frames, side)[owner]
         elif pitch is not None:
             raise ParameterError("pitch= was given but this space has no pitch mode.")
         return np.vstack(frames), owner, None if side is None else side[owner], pitch

@@ -15,6 +15,7 @@ import pytest
 import sklearn
 import torch
 from _quality import check, seed
+from sklearn.base import clone
 from sklearn.model_selection import cross_val_score
 from sklearn.pipeline import Pipeline
 
@@ -257,6 +258,34 @@ def test_timbre_space_estimates_pitch_and_synthesizer_holds_it(notes):
     assert np.all(dmap.axes[:, -1] == 0) and dmap.center[-1] == np.median(Z[:, -1])
     with pytest.raises(ParameterError, match="pitch column"):
         descriptor_map(space, Z, axes=[0, Z.shape[1] - 1], resolution=3)
+
+
+def test_unpitched_sounds_in_a_pitch_mode_space(notes, load_study):
+    # Percussion pYIN finds no pitch in: fitting places it at the median pitch of the pitched
+    # sounds (with a warning); a fitted space gives it the decoder's most likely pitch, as
+    # embed_sounds does for every space; a corpus without any pitch needs pitch=.
+    perc, _, _ = load_study("Lakatos2000_Perc")
+    found = estimate_pitch(perc, unpitched="nan")
+    drums = [np.asarray(perc[i]) for i in np.flatnonzero(np.isnan(found))]
+    assert drums, "Lakatos2000_Perc has a stimulus without a pitched frame"
+    with pytest.raises(ParameterError, match="no pitched frame"):
+        estimate_pitch(drums[:1])
+    n = notes["audio"].shape[1]
+    drum = np.pad(drums[0], (0, max(n - drums[0].size, 0)))[:n]
+    idx = np.flatnonzero(np.isin(notes["pitch"], (59, 63, 75)))
+    sounds = np.vstack([notes["audio"][idx], drum])
+    nsgt = NSGTTransformer(random_state=0, n_iter=4)
+    space = TimbreSpace(nsgt, vae=PerceptualVAE(**dict(PITCHED, bins_per_octave=None,
+                                                       max_epochs=2, random_state=0)),
+                        side_features="none", max_frames=4)
+    with pytest.warns(UserWarning, match="1 of 10 training sounds have no pitch.*MIDI 63.0"):
+        space.fit(sounds)
+    Z = space.transform(sounds)
+    np.testing.assert_allclose(Z[:-1, -1], notes["pitch"][idx], atol=0.3)
+    assert 58 <= Z[-1, -1] <= 76
+    np.testing.assert_array_equal(Z[-1:, -1], as_space(space).encode(drum[None])[:, -1])
+    with pytest.raises(ParameterError, match="no pitch in any training sound"):
+        clone(space).fit(np.vstack([drum, drum]))
 
 
 # ----------------------------------------------------------------------------- quality

@@ -25,7 +25,7 @@ def hz_to_midi(f):
     return 69.0 + 12.0 * np.log2(np.asarray(f, dtype=float) / 440.0)
 
 
-def estimate_pitch(sounds, sr=22050, *, fmin=_FMIN, fmax=_FMAX):
+def estimate_pitch(sounds, sr=22050, *, fmin=_FMIN, fmax=_FMAX, unpitched="raise"):
     """MIDI pitch of each sound: the median pYIN f0 of its voiced frames.
 
     Parameters
@@ -37,6 +37,9 @@ def estimate_pitch(sounds, sr=22050, *, fmin=_FMIN, fmax=_FMAX):
     fmin, fmax : float, default=65.41, 2093
         Search range of pYIN in Hz (C2-C7); widen it for very low or high notes (pYIN
         is slower over a wider range).
+    unpitched : {"raise", "nan"}, default="raise"
+        What a sound without a voiced frame (noise, silence, a drum) gets: an error naming
+        it, or NaN for the caller to fill.
 
     Returns
     -------
@@ -46,7 +49,7 @@ def estimate_pitch(sounds, sr=22050, *, fmin=_FMIN, fmax=_FMAX):
     Raises
     ------
     ParameterError
-        When a sound has no voiced frame (noise, silence, a drum): pass its pitch instead.
+        With ``unpitched="raise"``, when a sound has no voiced frame: pass its pitch instead.
 
     Examples
     --------
@@ -59,6 +62,8 @@ def estimate_pitch(sounds, sr=22050, *, fmin=_FMIN, fmax=_FMAX):
     import librosa
 
     sr = check_sr(sr)
+    if unpitched not in ("raise", "nan"):
+        raise ParameterError(f'unpitched must be "raise" or "nan", got {unpitched!r}.')
     single = isinstance(sounds, np.ndarray) and sounds.ndim == 1
     sounds = check_audio([sounds] if single else sounds, name="sounds")
     out = np.empty(len(sounds))
@@ -66,11 +71,14 @@ def estimate_pitch(sounds, sr=22050, *, fmin=_FMIN, fmax=_FMAX):
         f0, voiced, _ = librosa.pyin(np.asarray(x, dtype=float), fmin=fmin, fmax=fmax, sr=sr,
                                      frame_length=2048, hop_length=_HOP)
         ok = voiced & np.isfinite(f0)
-        if not ok.any():
+        if not ok.any() and unpitched == "nan":
+            out[i] = np.nan
+        elif not ok.any():
             raise ParameterError(
                 f"sounds[{i}] has no pitched frame (pYIN found no f0 between {fmin:g} and "
                 f"{fmax:g} Hz); pass its MIDI pitch with pitch= instead.")
-        out[i] = float(np.median(hz_to_midi(f0[ok])))
+        else:
+            out[i] = float(np.median(hz_to_midi(f0[ok])))
     return out
 
 
