@@ -29,9 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 from .exceptions import ParameterError
 from .utils.validation import (
     ParamValidationMixin,
-    Ratings,
     check_audio,
-    check_dissimilarity,
     check_sr,
 )
 
@@ -205,50 +203,36 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
         return (F - self.side_mean_) / self.side_scale_
 
     def _targets(self, n, embedding, y, dissimilarity):
-        """(n, n) target distances between the n training sounds and a mask of usable pairs,
-        from the teacher's ``embedding`` of the sounds (None: no teacher) and the ratings."""
-        from scipy.spatial.distance import pdist, squareform
+        """Targets between the n training sounds (PairTargets, or None without any): the
+        teacher's ``embedding`` distances (None: no teacher), ratings where given."""
+        from .model import PerceptualVAE
+        from .model._targets import PairTargets, teacher_targets
 
-        T = np.zeros((n, n))
-        mask = np.zeros((n, n), dtype=bool)
+        if dissimilarity is None:
+            return None if embedding is None else teacher_targets(embedding)
+        if y is None:
+            raise ParameterError("dissimilarity was given without y (one class per sound).")
+        y = np.asarray(y, dtype=object).ravel()
+        if y.size != n:
+            raise ParameterError(f"y has {y.size} labels but there are {n} sounds.")
+        ratings = PerceptualVAE._check_ratings(dissimilarity, np.unique(y), n)
+        label = ratings.index_of(y, missing="ignore")
+        if np.count_nonzero(label >= 0) < 2:
+            raise ParameterError(
+                f"fewer than 2 sounds of y are in the dissimilarity labels (y has "
+                f"{sorted(map(str, set(y)))[:5]}..., the ratings "
+                f"{[str(v) for v in ratings.labels[:5]]}...): label the sounds like the "
+                f"ratings.")
+        # pairs nobody rated (counts 0, e.g. a partial listening test) keep the teacher's
+        rated = None if ratings.counts is None else ratings.counts > 0
         if embedding is not None:
-            T = squareform(pdist(embedding))
-            mask[:] = True
-        if dissimilarity is not None:
-            if y is None:
-                raise ParameterError("dissimilarity was given without y (one class per sound).")
-            y = np.asarray(y, dtype=object).ravel()
-            if y.size != n:
-                raise ParameterError(f"y has {y.size} labels but there are {n} sounds.")
-            if not isinstance(dissimilarity, (Ratings, tuple)) and hasattr(dissimilarity, "shape"):
-                shape = np.shape(dissimilarity)
-                if len(shape) == 2 and shape[0] != shape[1]:
-                    raise ParameterError(
-                        f"dissimilarity has shape {shape}; cross-validation slices arrays of "
-                        f"length n_samples. Pass Ratings(matrix, labels), which arrives whole."
-                    )
-            ratings = check_dissimilarity(dissimilarity, classes=np.unique(y))
-            idx = ratings.index_of(y, missing="ignore")
-            rated = np.flatnonzero(idx >= 0)
-            if rated.size < 2:
-                raise ParameterError(
-                    f"fewer than 2 sounds of y are in the dissimilarity labels (y has "
-                    f"{sorted(map(str, set(y)))[:5]}..., the ratings "
-                    f"{[str(v) for v in ratings.labels[:5]]}...): label the sounds like the "
-                    f"ratings.")
-            sub = np.ix_(idx[rated], idx[rated])
-            R = ratings.matrix[sub]
-            # pairs nobody rated (counts 0, e.g. a partial listening test) keep the teacher's
-            ok = np.ones_like(R, dtype=bool) if ratings.counts is None else ratings.counts[sub] > 0
-            block = np.ix_(rated, rated)
-            if embedding is not None:
-                # rated pairs: the ratings, brought to the teacher's scale over those pairs
-                off = ~np.eye(rated.size, dtype=bool) & ok
-                R = R * (T[block][off].mean() / max(R[off].mean(), 1e-12))
-            T[block] = np.where(ok, R, T[block])
-            mask[block] = ok | mask[block]
-        np.fill_diagonal(mask, False)
-        return (T, mask) if mask.any() else (None, None)
+            return teacher_targets(embedding, label, ratings.matrix, rated)
+        import torch
+
+        top = max(float(ratings.matrix.max()), 1e-12)
+        return PairTargets(torch.as_tensor(ratings.matrix / top, dtype=torch.float32),
+                           label=torch.as_tensor(label),
+                           rated=None if rated is None else torch.as_tensor(rated))
 
     # ------------------------------------------------------------------ fit
     # the VAE inside is the user's: its parameters are validated too
@@ -305,11 +289,8 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
             self.side_scale_ = max(float(np.sqrt(((side - self.side_mean_) ** 2).sum(1).mean())
                                          / np.sqrt(side.shape[1])), 1e-12)
             side = (side - self.side_mean_) / self.side_scale_
-        T, mask = self._targets(len(sounds), embedding, y, dissimilarity)
-
+        targets = self._targets(len(sounds), embedding, y, dissimilarity)
         owner = np.repeat(np.arange(len(sounds)), [len(f) for f in frames])
-        ratings = None if T is None else Ratings(T, np.arange(len(sounds)),
-                                                 counts=mask.astype(float))
         self.vae_ = clone(self.vae) if self.vae is not None else PerceptualVAE(
             **SPACE_VAE_PARAMS)
         self.sr_ = sr
@@ -322,7 +303,7 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
         elif pitch is not None:
             raise ParameterError("pitch= was given but the VAE has pitch_mode=None; use "
                                  "vae=PerceptualVAE(pitch_mode='shift').")
-        self.vae_.fit(np.vstack(frames), owner, dissimilarity=ratings,
+        self.vae_.fit(np.vstack(frames), owner, dissimilarity=targets,
                       side=None if side is None else side[owner], **extra)
         return self
 

@@ -17,6 +17,7 @@ from perceptual_timbre.exceptions import DeviceWarning, ParameterError, Training
 from perceptual_timbre.metrics import centroid_correlation, latent_kl_divergence
 from perceptual_timbre.model import PerceptualVAE
 from perceptual_timbre.model._losses import l2_regularizer, tsne_regularizer
+from perceptual_timbre.model._targets import PairTargets
 from perceptual_timbre.model._training import Objective
 from perceptual_timbre.utils import Ratings
 
@@ -131,11 +132,12 @@ def test_loss_invariant_to_joint_permutation_and_sensitive_to_mismatch(grey):
 
     def loss(matrix, labels, regularization="kl"):
         r = Ratings(matrix, labels)
-        obj = Objective(regularization, target=torch.as_tensor(r.matrix, dtype=torch.float32))
-        cls = torch.as_tensor(r.index_of(y))
-        idx = cls
+        obj = Objective(regularization, target=PairTargets(
+            torch.as_tensor(r.matrix, dtype=torch.float32)))
+        target, mask = obj.target(torch.as_tensor(r.index_of(y)))
+        assert mask is None
         fn = tsne_regularizer if regularization == "kl" else l2_regularizer
-        return float(fn(z, obj.target[idx][:, idx]))
+        return float(fn(z, target))
 
     perm = rng.permutation(len(names))
     for reg in ("kl", "l2"):

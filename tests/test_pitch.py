@@ -27,6 +27,7 @@ from perceptual_timbre.exceptions import ParameterError
 from perceptual_timbre.model import PerceptualVAE, estimate_pitch
 from perceptual_timbre.model._losses import l2_regularizer, pull_ratio
 from perceptual_timbre.model._modules import VAEModule, shift_bins
+from perceptual_timbre.model._targets import PairTargets
 from perceptual_timbre.model._training import Objective
 from perceptual_timbre.transforms import LogMagnitude, NSGTTransformer, STFTTransformer
 
@@ -111,7 +112,7 @@ def test_regularizer_and_pull_act_on_timbre_only():
     m = VAEModule(30, 4, (16,), pitch_bins=4.0, frame_width=46, pitch_ref=64.0,
                   pitch_center=60.0)
     T = torch.tensor([[0.0, 1.0, 2.0], [1.0, 0.0, 1.0], [2.0, 1.0, 0.0]])
-    obj = Objective("l2", target=T, pull=1.0)
+    obj = Objective("l2", target=PairTargets(T), pull=1.0)
     x = torch.randn(6, 30)
     batch = {"x": x, "cls": torch.tensor([0, 1, 2, 0, 1, 2]),
              "group": torch.tensor([0, 1, 2, 0, 1, 2]),

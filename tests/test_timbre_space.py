@@ -3,6 +3,7 @@
 import joblib
 import numpy as np
 import pytest
+import torch
 from _quality import check, seed
 from scipy.spatial.distance import pdist, squareform
 
@@ -168,8 +169,15 @@ def test_unrated_pairs_keep_the_teachers_targets(data_home):
     space = make_timbre_space("stft", teacher="pretrained", hidden_layer_sizes=(8,),
                               max_epochs=1).fit(b.audio[:3])
     n, embedding = len(b.audio), space.teacher_.transform(b.audio)
-    T, mask = space._targets(n, embedding, b.names, partial)
-    T_teacher, _ = space._targets(n, embedding, None, None)
-    assert T[0, 1] == T_teacher[0, 1] and T[0, 2] != T_teacher[0, 2] and mask[0, 1]
+    every = torch.arange(n)
+    merged, teacher = (space._targets(n, embedding, b.names, partial),
+                       space._targets(n, embedding, None, None))
+    T, mask = merged(every)
+    T_teacher, _ = teacher(every)
+    # both are divided by their maximum: the unrated pair keeps the teacher's distance
+    assert mask is None and float(T[0, 1]) == pytest.approx(
+        float(T_teacher[0, 1]) * merged.scale / teacher.scale, rel=1e-6)
+    assert float(T[0, 2]) != pytest.approx(float(T_teacher[0, 2]) * merged.scale / teacher.scale)
     bare = make_timbre_space("stft", hidden_layer_sizes=(8,), max_epochs=1).fit(b.audio[:3])
-    assert not bare._targets(n, None, b.names, partial)[1][0, 1]  # no teacher: left out
+    T_bare, mask = bare._targets(n, None, b.names, partial)(every)
+    assert not mask[0, 1] and mask[0, 2]  # no teacher: the unrated pair is left out

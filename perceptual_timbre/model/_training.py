@@ -44,14 +44,12 @@ class Objective:
     Parameters
     ----------
     regularization : {"kl", "l2", "prior"}
-    target : Tensor of shape (n_rated, n_rated), default=None
-        Target distances between rated classes ("kl", "l2").
+    target : PairTargets, default=None
+        Target distances between rated classes ("kl", "l2"), and which pairs count.
     centres : Tensor of shape (n_rated, latent_dim), default=None
         Class centres ("prior").
     sigma : float, default=1.0
         Latent kernel bandwidth of the "kl" regularizer.
-    mask : bool Tensor of shape (n_rated, n_rated), default=None
-        Class pairs that were rated (others are left out of "kl"/"l2").
     reg_scale : float, default=1.0
         Multiplies the regularizer in the loss (the reported ``reg`` is unscaled).
     class_means : bool, default=False
@@ -71,14 +69,13 @@ class Objective:
     never the pitch (which is an input of the module, not a latent).
     """
 
-    def __init__(self, regularization="kl", target=None, centres=None, sigma=1.0, mask=None,
+    def __init__(self, regularization="kl", target=None, centres=None, sigma=1.0,
                  reg_scale=1.0, class_means=False, pull=0.0):
         self.regularization = regularization
         self.reg_scale = reg_scale
         self.class_means = class_means
         self.pull = pull
         self.target = target
-        self.mask = mask
         self.centres = centres
         self.sigma = sigma
 
@@ -93,7 +90,7 @@ class Objective:
         The perceptual agreement of the current module: each rated class is placed at the
         mean posterior mean of its rows (at most ``max_rows`` evenly spaced rated rows), and
         the distances between those points are rank-correlated with ``target`` over the
-        rated (``mask``) pairs. ``None`` without a target or with fewer than 3 such pairs.
+        pairs it uses. ``None`` without a target or with fewer than 3 such pairs.
         """
         if self.target is None:
             return None
@@ -105,12 +102,13 @@ class Objective:
                                   part["cls"])
         pairs = torch.triu(torch.ones(idx.numel(), idx.numel(), dtype=torch.bool,
                                       device=means.device), diagonal=1)
-        if self.mask is not None:
-            pairs &= self.mask[idx][:, idx]
+        target, mask = self.target(idx)
+        if mask is not None:
+            pairs &= mask
         if int(pairs.sum()) < 3:
             return None
         a = torch.cdist(means, means)[pairs].cpu().numpy()
-        b = self.target[idx][:, idx][pairs].cpu().numpy()
+        b = target[pairs].cpu().numpy()
         return float(spearmanr(a, b)[0])
 
     def __call__(self, module, batch, *, beta, alpha, generator=None, sample=True):
@@ -129,8 +127,7 @@ class Objective:
                 if self.class_means:
                     idx, mu = _class_means(mu, idx)
                 # rows matched to their OWN class: target[i, j] = D[cls_i, cls_j]
-                target = self.target[idx][:, idx]
-                mask = None if self.mask is None else self.mask[idx][:, idx]
+                target, mask = self.target(idx)
                 if idx.numel() < 2:
                     pass  # one class in the batch: no pair to compare
                 elif self.regularization == "kl":

@@ -32,6 +32,7 @@ from ..utils._torch import (
 from ..utils.validation import ParamValidationMixin, Ratings, check_dissimilarity
 from ._losses import gaussian_log_likelihood, kl_normal
 from ._modules import VAEModule
+from ._targets import PairTargets
 from ._training import Objective, train_module
 
 __all__ = ["PerceptualVAE"]
@@ -227,8 +228,9 @@ class PerceptualVAE(
         Device the module lives on.
     classes_ : ndarray or None
         ``np.unique(y)``, or None when fitted without ``y``.
-    dissimilarity_ : Ratings or None
-        The ratings used, as given (all their labels).
+    dissimilarity_ : Ratings, PairTargets or None
+        The ratings used, as given (all their labels); in a
+        :class:`~perceptual_timbre.TimbreSpace`, its targets for every training sound.
     rated_classes_ : ndarray
         Classes of ``y`` that the ratings cover (their rows are regularized).
     history_ : list of dict
@@ -436,7 +438,7 @@ class PerceptualVAE(
                     )
                 raise ParameterError(
                     f"dissimilarity must be a square matrix ordered like np.unique(y), got "
-                    f"shape {shape}."
+                    f"shape {shape}; or pass Ratings(matrix, labels), which names its rows."
                 )
         return check_dissimilarity(dissimilarity, classes=classes)
 
@@ -561,6 +563,16 @@ class PerceptualVAE(
                     "dissimilarity was given without y; pass the class (instrument or stimulus "
                     "id) of every row of X as y."
                 )
+        if isinstance(dissimilarity, PairTargets):
+            # a TimbreSpace's targets for every class (sound) of y, teacher and ratings merged
+            if dissimilarity.n_classes != classes.size or self.regularization == "prior" or (
+                    self.target == "mds"):
+                raise ParameterError(
+                    f"PairTargets need one row per class of y ({classes.size}, got "
+                    f"{dissimilarity.n_classes}) and regularization 'kl' or 'l2' with "
+                    f"target='ratings'.")
+            ratings, rated = dissimilarity, classes
+        elif dissimilarity is not None:
             ratings = self._check_ratings(dissimilarity, classes, n)
             rated = np.array([c for c in classes.tolist() if c in ratings], dtype=object)
             if rated.size == 0:
@@ -599,15 +611,20 @@ class PerceptualVAE(
                     stacklevel=2,
                 )
             else:
-                cls = Ratings(np.zeros((rated.size,) * 2), rated).index_of(y, missing="ignore")
-                target, centres = self._targets(ratings, rated, seed)
-                if target is not None:
-                    objective.target = to_tensor(target, device)
-                    counts = ratings.subset(rated).counts
-                    if counts is not None:  # leave never-rated pairs out
-                        objective.mask = torch.as_tensor(counts > 0, device=device)
-                if centres is not None:
-                    objective.centres = to_tensor(centres, device)
+                where = {c: i for i, c in enumerate(rated.tolist())}
+                cls = np.array([where.get(v, -1) for v in y.tolist()], dtype=np.int64)
+                if isinstance(ratings, PairTargets):
+                    objective.target = ratings.to(device)
+                else:
+                    target, centres = self._targets(ratings, rated, seed)
+                    if target is not None:
+                        counts = ratings.subset(rated).counts
+                        objective.target = PairTargets(
+                            to_tensor(target, device),  # never-rated pairs (counts 0) left out
+                            rated=None if counts is None else torch.as_tensor(
+                                counts > 0, device=device))
+                    if centres is not None:
+                        objective.centres = to_tensor(centres, device)
 
         train_idx, val_idx = np.arange(n), None
         if self.early_stopping:
@@ -632,7 +649,9 @@ class PerceptualVAE(
         groups = None
         if self.classes_per_batch is not None:
             owner = np.unique(y[train_idx], return_inverse=True)[1]
-            groups = [torch.as_tensor(np.flatnonzero(owner == g)) for g in range(owner.max() + 1)]
+            order = np.argsort(owner, kind="stable")  # the rows of each class, in order
+            groups = [torch.as_tensor(g) for g in
+                      np.split(order, np.cumsum(np.bincount(owner))[:-1])]
 
         self._module_kwargs = {
             "n_features": n_features,
