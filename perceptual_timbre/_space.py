@@ -126,18 +126,11 @@ class _Space:
         self.pitch_range = getattr(self.vae, "pitch_range_", None)
         self.pitch_index = None
         if self.pitch_range is not None:
-            self._check_pitch_front()
+            from .model._pitch import check_front
+
+            check_front(self.vae.bins_per_octave_, self.frequencies,
+                        type(self.spectral).__name__, fitted=True)
             self.pitch_index = self.latent_dim - 1
-
-    def _check_pitch_front(self):
-        """A pitch-mode VAE shifts notes by its bins per octave: the front must match."""
-        from .model._pitch import BPO_RTOL, log_bins_per_octave
-
-        bpo = log_bins_per_octave(self.frequencies, type(self.spectral).__name__)
-        if abs(bpo - float(self.vae.bins_per_octave_)) > BPO_RTOL * bpo:
-            raise ParameterError(
-                f"the VAE was fitted in pitch mode with {self.vae.bins_per_octave_:g} bins per "
-                f"octave but {type(self.spectral).__name__} has {bpo:g}.")
 
     # -- numpy ---------------------------------------------------------------------------
     @property
@@ -150,12 +143,10 @@ class _Space:
 
     def _sound_pitch(self, sounds, frames):
         """One MIDI pitch per sound (pYIN; the VAE's estimate where pYIN finds none)."""
-        from .model._pitch import estimate_pitch
+        from .model._pitch import sound_pitch
 
-        out = estimate_pitch(sounds, self.sr, unpitched="nan")
-        for i in np.flatnonzero(np.isnan(out)):  # unpitched: the decoder's most likely pitch
-            out[i] = np.median(self.vae.transform(frames[i])[:, -1])
-        return out
+        return sound_pitch(sounds, self.sr,
+                           lambda i: np.median(self.vae.transform(frames[i])[:, -1]))
 
     def encode(self, X, aggregate="mean", return_std=False):
         """Sounds -> one latent point each (n_sounds, latent_dim): see the module docstring.

@@ -18,7 +18,6 @@ With a pitch-mode VAE (``vae=PerceptualVAE(pitch_mode="shift")`` and a constant-
 estimated from the audio with pYIN (:func:`~perceptual_timbre.model.estimate_pitch`).
 """
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -296,7 +295,13 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
         self.sr_ = sr
         extra = {}
         if getattr(self.vae_, "pitch_mode", None) is not None:
-            self._set_bins_per_octave()
+            from .model._pitch import check_front
+
+            what = (f"spectral={self.spectral!r}" if isinstance(self.spectral, str)
+                    else type(self.transformer_).__name__)
+            self.vae_.set_params(bins_per_octave=check_front(
+                self.vae_.bins_per_octave, self.transformer_.frequencies_,
+                f"the space's transformer ({what})"))
             extra["pitch"] = self._sound_pitch(sounds, pitch)[owner]
             if y is not None:
                 extra["groups"] = np.asarray(y, dtype=object).ravel()[owner]
@@ -307,50 +312,22 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
                       side=None if side is None else side[owner], **extra)
         return self
 
-    def _set_bins_per_octave(self):
-        """The pitch-mode VAE's bins per octave, from the transformer (checked if set)."""
-        from .model._pitch import BPO_RTOL, log_bins_per_octave
-
-        what = (f"spectral={self.spectral!r}" if isinstance(self.spectral, str)
-                else type(self.transformer_).__name__)
-        bpo = log_bins_per_octave(self.transformer_.frequencies_,
-                                  f"the space's transformer ({what})")
-        given = self.vae_.bins_per_octave
-        if given is None:
-            self.vae_.set_params(bins_per_octave=bpo)
-        elif abs(float(given) - bpo) > BPO_RTOL * bpo:
-            raise ParameterError(
-                f"the VAE has bins_per_octave={given} but the spectral transformer has {bpo:g} "
-                f"bins per octave; leave it None to read it from the transformer.")
-
     def _sound_pitch(self, sounds, pitch, frames=None, side=None):
-        """MIDI pitch per sound: checked when given, else estimated with pYIN.
-
-        A sound pYIN finds no pitch in (a drum, noise) gets, when fitting, the median pitch
-        of the pitched training sounds (unpitched sounds are then not shifted against each
-        other) and, once fitted, the decoder's most likely pitch for its ``frames``, as
-        :func:`~perceptual_timbre.embed_sounds` does for every space.
-        """
-        from .model._pitch import estimate_pitch
+        """MIDI pitch per sound: checked when given, else :func:`model._pitch.sound_pitch`
+        (once fitted, an unpitched sound gets the decoder's most likely pitch)."""
+        from .model._pitch import sound_pitch
         from .model._vae import _check_pitch_values
 
         if pitch is not None:
             return _check_pitch_values(pitch, len(sounds))
-        out = estimate_pitch(sounds, self.sr_, unpitched="nan")
-        missing = np.flatnonzero(np.isnan(out))
-        if missing.size == len(out) and frames is None:
-            raise ParameterError("pYIN finds no pitch in any training sound; pass their MIDI "
-                                 "pitch with pitch= (any constant for unpitched sounds).")
-        if missing.size and frames is None:
-            out[missing] = np.median(np.delete(out, missing))
-            warnings.warn(f"{missing.size} of {len(out)} training sounds have no pitch pYIN "
-                          f"can find (sounds {missing[:5].tolist()}...); they are placed at "
-                          f"the median pitch of the others, MIDI {out[missing[0]]:.1f}. Pass "
-                          f"pitch= to set it.", UserWarning, stacklevel=3)
-        for i in missing if frames is not None else ():
+        if frames is None:
+            return sound_pitch(sounds, self.sr_)
+
+        def decoder_pitch(i):
             rows = None if side is None else np.repeat(side[i:i + 1], len(frames[i]), axis=0)
-            out[i] = np.median(self.vae_.transform(frames[i], side=rows)[:, -1])
-        return out
+            return np.median(self.vae_.transform(frames[i], side=rows)[:, -1])
+
+        return sound_pitch(sounds, self.sr_, decoder_pitch)
 
     def _pitched(self):
         return getattr(self.vae_, "pitch_range_", None) is not None

@@ -176,6 +176,10 @@ def test_bad_pitch_inputs(notes, fitted):
         shift.inverse_transform(Z)
     with pytest.raises(ParameterError, match="timbre \\+ a pitch column"):
         shift.inverse_transform(Z[:, :-1])
+    # a front of another resolution than the one the VAE was fitted with (24 vs 48 per octave)
+    coarse = NSGTTransformer(bins=24, random_state=0).fit(notes["audio"][:2])
+    with pytest.raises(ParameterError, match="fitted in pitch mode with bins_per_octave=48"):
+        as_space(Pipeline([("nsgt", coarse), ("log", notes["log"]), ("vae", shift)]))
 
 
 def test_log_frequency_front_required(notes):

@@ -1,6 +1,8 @@
 """Pitch for the pitch mode of :class:`~perceptual_timbre.PerceptualVAE`: the f0 of sounds
 (librosa's pYIN) and the bins per octave of a log-frequency axis."""
 
+import warnings
+
 import numpy as np
 
 from ..exceptions import ParameterError
@@ -126,3 +128,44 @@ def log_bins_per_octave(frequencies, name="the spectral transform"):
             f"a mel/ERB scale). Use NSGTTransformer('cqt') (48 bins per octave by default), "
             f"or pitch_mode=None.")
     return float(np.round(1.0 / steps.mean(), 6))
+
+
+def check_front(vae_bpo, frequencies, name, *, fitted=False):
+    """The bins per octave of a spectral front, checked against a pitch-mode VAE's.
+
+    ``vae_bpo`` is the VAE's ``bins_per_octave`` (None: take the front's) or, with
+    ``fitted``, its fitted ``bins_per_octave_``. Returns the front's bins per octave.
+    """
+    bpo = log_bins_per_octave(frequencies, name)
+    if vae_bpo is not None and abs(float(vae_bpo) - bpo) > BPO_RTOL * bpo:
+        raise ParameterError(
+            f"the VAE {'was fitted in pitch mode with' if fitted else 'has'} "
+            f"bins_per_octave={float(vae_bpo):g} but {name} has {bpo:g} bins per octave"
+            f"{'' if fitted else '; leave it None to read it from the transformer'}.")
+    return bpo
+
+
+def sound_pitch(sounds, sr, decoder_pitch=None):
+    """MIDI pitch per sound, pYIN's, for a pitch-mode space.
+
+    A sound pYIN finds no pitch in (a drum, noise) gets ``decoder_pitch(i)`` when given (a
+    fitted space: the decoder's most likely pitch for sound ``i``); otherwise (fitting) the
+    median pitch of the pitched sounds, with a warning, so unpitched sounds are not shifted
+    against each other.
+    """
+    out = estimate_pitch(sounds, sr, unpitched="nan")
+    missing = np.flatnonzero(np.isnan(out))
+    if decoder_pitch is not None:
+        for i in missing:
+            out[i] = decoder_pitch(i)
+        return out
+    if missing.size == len(out):
+        raise ParameterError("pYIN finds no pitch in any training sound; pass their MIDI "
+                             "pitch with pitch= (any constant for unpitched sounds).")
+    if missing.size:
+        out[missing] = np.median(np.delete(out, missing))
+        warnings.warn(f"{missing.size} of {len(out)} training sounds have no pitch pYIN can "
+                      f"find (sounds {missing[:5].tolist()}...); they are placed at the median "
+                      f"pitch of the others, MIDI {out[missing[0]]:.1f}. Pass pitch= to set "
+                      f"it.", UserWarning, stacklevel=4)
+    return out
