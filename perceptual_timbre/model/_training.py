@@ -269,6 +269,7 @@ def train_module(
     else:
         optimizer = torch.optim.Adam(module.parameters(), lr=learning_rate)
     n = data["x"].shape[0]
+    acc_dtype = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
     history = []
     start = time.perf_counter()
     stage = 1 if pretrain_epochs > 0 and alpha > 0 and objective.active else 2
@@ -285,7 +286,9 @@ def train_module(
             beta_e = beta * min(1.0, (epoch + 1) / warmup) if warmup > 0 else beta
             alpha_e = alpha if stage == 2 else 0.0
             module.train()
-            sums = dict.fromkeys(_TERMS, 0.0)
+            # summed on the device and read once per epoch: a read per step would wait for
+            # the GPU at every step (small stratified batches are bound by that wait)
+            sums = torch.zeros(len(_TERMS), dtype=acc_dtype, device=device)
             n_rows = 0
             for idx in _batches(n, batch_size, shuffle_generator, device, groups,
                                 rows_per_group):
@@ -298,16 +301,15 @@ def train_module(
                 terms = objective(
                     module, batch, beta=beta_e, alpha=alpha_e, generator=noise_generator
                 )
-                vals = {k: float(terms[k].detach()) for k in sums}
-                _check_finite(vals, epoch, learning_rate)
                 optimizer.zero_grad(set_to_none=True)
                 terms["loss"].backward()
                 optimizer.step()
                 m = idx.numel()
                 n_rows += m
-                for k in sums:
-                    sums[k] += vals[k] * m
-            record = {"epoch": epoch + 1, **{k: v / n_rows for k, v in sums.items()}}
+                sums += torch.stack([terms[k].detach() for k in _TERMS]).to(acc_dtype) * m
+            record = {"epoch": epoch + 1,
+                      **dict(zip(_TERMS, (sums / n_rows).tolist(), strict=True))}
+            _check_finite(record, epoch, learning_rate)
             val_loss = None
             if val_data is not None:
                 val_loss = evaluate(module, objective, val_data, beta=beta, alpha=alpha_e)["loss"]
