@@ -35,6 +35,23 @@ Usage::
     python benchmarks/bench_pitch.py [--quick] [--device cpu|cuda|auto] [--jobs N]
         [--seeds 0 1 2] [--pull 0.1] [--epochs N] [--data FILE.npz [--prepare]]
         [--output DIR]
+    python benchmarks/bench_pitch.py --logo [--seeds 0 1 2 3 4] [--data-home DIR]
+    python benchmarks/bench_pitch.py --full-corpus [--corpus-data FILE.npz [--prepare]]
+        [--epochs N] [--threads T]
+
+Two further measurements, each an option that runs only itself and writes its own files:
+
+- ``--logo [--seeds ...] [--logo-spaces mel cqt cqt_pitch]``: leave-one-family-out agreement
+  over the 13 shared rating studies, with bench_generalization's folds, fold metrics, teacher
+  space (``space_teacher``) and scores (imported, not copied): that space on its mel front,
+  on a constant-Q front of the same size, and on the constant-Q front with
+  ``pitch_mode="shift"`` (pitch by pYIN, memoized per stimulus). Per-anchor Spearman pooled
+  over families (fam), clean-9 and all anchors; writes ``bench_pitch_logo.md/.json``.
+- ``--full-corpus [--corpus-data FILE.npz] [--epochs N] [--threads T]``: the "pitch-mode VAE
+  + pull" on the full corpus (``load_instrument_corpus`` over FluidR3_GM, sf_GMbank and the
+  bundled TimGM6mb, about 4,600 notes): render and analysis time, epochs/s and the fit time
+  (``--epochs N``: N epochs, the 1000-epoch time extrapolated and marked so); writes
+  ``bench_pitch_corpus.md/.json`` with the load averages.
 
 ``--data FILE.npz`` keeps the analysed frames (4 MB): read when the file exists, else
 rendered, analysed and written there (``--prepare`` stops after writing it), so a machine
@@ -49,6 +66,7 @@ import time
 import warnings
 from pathlib import Path
 
+import bench_generalization as bg
 import numpy as np
 from _common import Timer, environment_info, make_parser, markdown_table, write_results
 
@@ -271,6 +289,380 @@ def evaluate(model, data, mean, pitched):
     }, Z
 
 
+# ------------------------------------------------------------------------------ --logo
+#: Bins per octave of the constant-Q front of ``--logo``: 206 bins over 30 Hz-11 kHz, as many
+#: as the mel front of bench_generalization (``NSGTTransformer("mel", bins=24)``), so the two
+#: fronts differ only in the spacing of their bins.
+LOGO_CQT_BINS = 24
+#: The spaces of ``--logo``: key -> (label, front, pitch mode). All are bench_generalization's
+#: ``space_teacher`` (``make_space(fold metric, SPACE_PARAMS)``) with the front and the VAE's
+#: ``pitch_mode`` replaced (and ``random_state`` = the seed).
+LOGO_SPACES = {
+    "mel": ("teacher space, mel front (= space_teacher)", "mel", False),
+    "cqt": ("teacher space, CQT front", "cqt", False),
+    "cqt_pitch": ("teacher space, CQT front, pitch mode", "cqt", True),
+}
+
+
+class CachedCQT(bg.CachedSpectral):
+    """bench_generalization's frame cache on a constant-Q NSGT (a log-frequency axis)."""
+
+    _base = None
+    _cache = {}
+
+    def fit(self, X, y=None):
+        if CachedCQT._base is None:
+            from perceptual_timbre.transforms import NSGTTransformer
+
+            CachedCQT._base = NSGTTransformer("cqt", bins=LOGO_CQT_BINS, sr=bg.SR).fit(X)
+        return self
+
+    @property
+    def frequencies_(self):  # pitch mode reads the bins per octave from it
+        return self._base.frequencies_
+
+
+def _sound_key(a):
+    import hashlib
+
+    return hashlib.sha1(np.ascontiguousarray(a, dtype=np.float64).tobytes()).hexdigest()
+
+
+class CachedPitch:
+    """``estimate_pitch`` memoized per sound (pYIN runs once per stimulus, not per fold).
+
+    Installed in place of ``perceptual_timbre.model._pitch.estimate_pitch``, which
+    TimbreSpace imports at each call; returns exactly what the original returns.
+    """
+
+    def __init__(self, original):
+        self.original, self.cache = original, {}
+
+    def fill(self, sounds, sr, jobs):
+        from joblib import Parallel, delayed
+
+        todo = {_sound_key(a): a for a in sounds}
+        todo = {k: a for k, a in todo.items() if (k, sr) not in self.cache}
+        values = Parallel(n_jobs=jobs)(delayed(self.original)([a], sr, unpitched="nan")
+                                       for a in todo.values())
+        for k, v in zip(todo, values, strict=True):
+            self.cache[k, sr] = float(v[0])
+
+    def __call__(self, sounds, sr=22050, *, unpitched="raise", **kwargs):
+        from perceptual_timbre.exceptions import ParameterError
+
+        if kwargs:  # another search range: not what the space asks for, no cache
+            return self.original(sounds, sr, unpitched=unpitched, **kwargs)
+        keys = [_sound_key(a) for a in sounds]
+        missing = [a for k, a in zip(keys, sounds, strict=True) if (k, sr) not in self.cache]
+        if missing:
+            self.fill(missing, sr, 1)
+        out = np.array([self.cache[k, sr] for k in keys])
+        if unpitched == "raise" and np.isnan(out).any():
+            raise ParameterError("a sound has no voiced frame")
+        return out
+
+
+def _logo_space(teacher, key, seed):
+    """bench_generalization's teacher space with the front, pitch mode and seed of ``key``."""
+    _, front, pitched = LOGO_SPACES[key]
+    space = bg.make_space(teacher, bg.SPACE_PARAMS)
+    space.set_params(spectral=bg.CachedSpectral() if front == "mel" else CachedCQT(),
+                     vae__random_state=seed)
+    if pitched:
+        space.set_params(vae__pitch_mode="shift")
+    return space
+
+
+def run_logo(args):
+    """Leave-one-family-out agreement of the pitch-mode teacher space (issue 12)."""
+    from unittest import mock
+
+    import torch
+
+    import perceptual_timbre.model._pitch as pitch_module
+
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    keys = args.logo_spaces
+    seeds = args.seeds[:1] if args.quick else args.seeds
+    families = ["Patil", "Barthet"] if args.quick else list(bg.GROUPS)
+    t_start = time.perf_counter()
+    studies = bg.load_all(args.data_home)
+    all_names = [s for names in bg.GROUPS.values() for s in names]
+    X_all, ids_all = bg._pool(studies, all_names)
+    timings = {"load": time.perf_counter() - t_start}
+    t0 = time.perf_counter()
+    bg.CachedSpectral().fit(X_all).transform_frames(X_all)  # as bench_generalization.prepare
+    if any(LOGO_SPACES[k][1] == "cqt" for k in keys):
+        CachedCQT().fit(X_all).transform_frames(X_all)
+    timings["frames"] = time.perf_counter() - t0
+    # pYIN pitch of every stimulus, once (what every pitch-mode space estimates)
+    pitch_cache = CachedPitch(pitch_module.estimate_pitch)
+    t0 = time.perf_counter()
+    pitch_cache.fill(X_all, bg.SR, args.jobs)
+    timings["pyin_all_stimuli"] = time.perf_counter() - t0
+    stim_pitch = np.array([pitch_cache.cache[_sound_key(a), bg.SR] for a in X_all])
+    unpitched = [str(i) for i, p in zip(ids_all, stim_pitch, strict=True) if np.isnan(p)]
+    n_unique = len({_sound_key(a) for a in X_all})
+    n_unique_unpitched = len({_sound_key(a) for a, p in zip(X_all, stim_pitch, strict=True)
+                              if np.isnan(p)})
+    print(f"[logo] {len(X_all)} stimuli ({n_unique} distinct sounds): {len(unpitched)} "
+          f"unpitched ({n_unique_unpitched} distinct); frames {timings['frames']:.0f} s, "
+          f"pYIN {timings['pyin_all_stimuli']:.0f} s", flush=True)
+
+    results = {f"{k}|{s}": {} for k in keys for s in seeds}  # -> family -> study -> scores
+    with_pitch = {f"{k}|{s}": {} for k in keys if LOGO_SPACES[k][2] for s in seeds}
+    recon, fit_s, problems = {}, {}, []
+    with mock.patch.object(pitch_module, "estimate_pitch", pitch_cache):
+        for g in families:
+            held = bg.GROUPS[g]
+            train = [s for s in all_names if s not in held]
+            Xtr, _ = bg._pool(studies, train)
+            Xte, _ = bg._pool(studies, held)
+            tg = time.perf_counter()
+            metric = bg.fold_metric(studies, all_names, g)
+            timings[f"metric_{g}"] = time.perf_counter() - tg
+            for k in keys:
+                for seed in seeds:
+                    name = f"{k}|{seed}"
+                    t0 = time.perf_counter()
+                    space = _logo_space(metric, k, seed).fit(Xtr)
+                    fit_s.setdefault(name, {})[g] = time.perf_counter() - t0
+                    Z = {s: space.transform(studies[s]["audio"]) for s in held}
+                    bad = {s: int(np.sum(~np.isfinite(z))) for s, z in Z.items()}
+                    if any(bad.values()):
+                        problems.append({"space": name, "family": g, "non_finite": bad})
+                    pitched = LOGO_SPACES[k][2]
+                    results[name][g] = bg.scores(
+                        {s: z[:, :-1] if pitched else z for s, z in Z.items()}, studies, held)
+                    if pitched:
+                        with_pitch[name][g] = bg.scores(Z, studies, held)
+                    recon.setdefault(name, {})[g] = float(space.reconstruction_error(Xte))
+                    print(f"[logo] {g} {name}: "
+                          f"{bg._mean_spearman(results[name][g]):.3f} "
+                          f"({fit_s[name][g]:.0f} s fit)", flush=True)
+    n_anchors = {s: len(studies[s]["ids"]) for s in all_names}
+
+    def summaries(res):  # bench_generalization's anchors / clean-9 / fam for each entry
+        by_family = {g: {n: res[n][g] for n in res} for g in families}
+        with mock.patch.object(bg, "METHODS", list(res)):
+            return bg.anchor_summaries(by_family, n_anchors)
+
+    per_run = summaries(results)
+    per_run_pitch = summaries(with_pitch) if with_pitch else {}
+    rows, stats = [], {}
+    for k in keys:
+        label = LOGO_SPACES[k][0]
+        runs = [per_run[f"{k}|{s}"] for s in seeds]
+        stats[k] = {c: [r[c] for r in runs] for c in ("fam", "clean9", "anchors")}
+        row = {"space": label, "front": LOGO_SPACES[k][1], "pitch mode": LOGO_SPACES[k][2],
+               "seeds": len(seeds)}
+        for c, head in (("fam", "fam"), ("clean9", "clean-9"), ("anchors", "anchors")):
+            row[head] = float(np.mean(stats[k][c]))
+            row[f"{head} std"] = float(np.std(stats[k][c]))
+        row["recon. err"] = float(np.mean([np.mean(list(recon[f"{k}|{s}"].values()))
+                                           for s in seeds]))
+        row["fit (s) per fold"] = float(np.mean([np.mean(list(fit_s[f"{k}|{s}"].values()))
+                                                 for s in seeds]))
+        rows.append(row)
+        if LOGO_SPACES[k][2]:
+            runs = [per_run_pitch[f"{k}|{s}"] for s in seeds]
+            rows.append({"space": label + " (timbre + pitch column)", "front": "cqt",
+                         "pitch mode": True, "seeds": len(seeds),
+                         **{h: float(np.mean([r[c] for r in runs]))
+                            for c, h in (("fam", "fam"), ("clean9", "clean-9"),
+                                         ("anchors", "anchors"))}})
+    # the issue's mark: the pitch-mode space is not below an unconditioned one by > 0.01
+    checks = []
+    for ref in ("mel", "cqt"):
+        if "cqt_pitch" not in keys or ref not in keys:
+            continue
+        for c, head in (("fam", "fam"), ("clean9", "clean-9"), ("anchors", "anchors")):
+            paired = np.array(stats["cqt_pitch"][c]) - np.array(stats[ref][c])
+            checks.append({"reference": LOGO_SPACES[ref][0], "summary": head,
+                           "pitch mode - reference": float(paired.mean()),
+                           "std over seeds": float(paired.std()),
+                           "min over seeds": float(paired.min()),
+                           "not below by > 0.01": bool(paired.mean() >= -0.01)})
+    reference = None
+    gen = Path(__file__).resolve().parent / "results" / "generalization.json"
+    if gen.is_file() and "mel" in keys and 0 in seeds:
+        import json
+
+        ref = json.loads(gen.read_text())["anchor_summaries"]["space_teacher"]
+        reference = {"generalization.json space_teacher": {c: ref[c] for c in
+                                                          ("fam", "clean9", "anchors")},
+                     "this run, mel seed 0": {c: per_run["mel|0"][c] for c in
+                                              ("fam", "clean9", "anchors")}}
+    timings["total"] = time.perf_counter() - t_start
+    intro = (
+        f"Leave-one-family-out over {len(families)} families of the 13 shared studies "
+        f"(bench_generalization's folds, fold metrics as teachers, its `scores` and "
+        f"`anchor_summaries`): per-anchor Spearman pooled over families (fam), over the "
+        f"anchors of the clean-9 studies and over all anchors; mean (std) over seeds {seeds}. "
+        f"Every space is bench_generalization's `space_teacher` (`SPACE_PARAMS`, 40 epochs, "
+        f"teacher side input, alpha 10) with its front and `pitch_mode` replaced. Mel front: "
+        f"`NSGTTransformer('mel', bins=24)` (206 bins, bench_generalization's); CQT front: "
+        f"`NSGTTransformer('cqt', bins={LOGO_CQT_BINS})` (206 bins, {LOGO_CQT_BINS} per "
+        f"octave). Pitch mode: `pitch_mode='shift'` and nothing else changed (no `y`, so no "
+        f"pull); the pitch of every stimulus is pYIN's (estimated by the space, memoized per "
+        f"sound). Distances on the timbre coordinates (the pitch column dropped; the row "
+        f"'timbre + pitch column' keeps it, in MIDI units). {len(X_all)} stimuli "
+        f"({n_unique} distinct sounds): {len(unpitched)} unpitched for pYIN "
+        f"({n_unique_unpitched} distinct), placed at the training median in fit and at the "
+        f"decoder's pitch estimate in transform. Reconstruction error: held-out families' log "
+        f"frames (mel and CQT frames are not on one scale). Total {timings['total']:.0f} s."
+        + (" QUICK run (2 families): not the benchmark's numbers." if args.quick else "")
+    )
+    cols = ["space", "front", "pitch mode", "seeds", "fam", "fam std", "clean-9",
+            "clean-9 std", "anchors", "anchors std", "recon. err", "fit (s) per fold"]
+    per_family = []
+    for k in keys:
+        for s in seeds:
+            per_family.append({"space": k, "seed": s, **{
+                g: bg._mean_spearman(results[f"{k}|{s}"][g]) for g in families}})
+    sections = [("Agreement with held-out families", markdown_table(rows, cols)),
+                ("Pitch mode against the unconditioned spaces (paired by seed)",
+                 markdown_table(checks) if checks else "_(not run)_"),
+                ("Per held-out family (mean per-anchor Spearman of its studies)",
+                 markdown_table(per_family)),
+                ("Unpitched stimuli (pYIN)", ", ".join(unpitched) or "none")]
+    if problems:
+        sections.append(("Non-finite coordinates", markdown_table(problems)))
+    if reference:
+        sections.append(("Check against generalization.json",
+                         markdown_table([{"run": n, **v} for n, v in reference.items()])))
+    write_results(
+        args.output, "bench_pitch_logo",
+        {"rows": rows, "checks": checks, "per_run": per_run, "per_run_with_pitch":
+         per_run_pitch, "per_study": results, "reconstruction": recon, "fit_seconds": fit_s,
+         "unpitched": unpitched, "n_stimuli": len(X_all), "n_distinct_sounds": n_unique,
+         "n_unpitched_distinct": n_unique_unpitched,
+         "stimulus_pitch": dict(zip(map(str, ids_all), stim_pitch.tolist(), strict=True)),
+         "problems": problems, "reference": reference, "timings": timings,
+         "args": vars(args), "environment": environment_info(), "load": _load()},
+        title="Pitch mode and leave-one-family-out agreement (bench_pitch --logo)",
+        intro=intro, sections=sections)
+    print(f"[logo] {timings['total']:.0f} s; wrote {args.output}/bench_pitch_logo.md")
+    return 0
+
+
+def _load():
+    """The machine's load averages (1, 5, 15 min) and CPU count, to read timings by."""
+    return {"loadavg": list(os.getloadavg()), "cpu_count": os.cpu_count()}
+
+
+# ------------------------------------------------------------------------------ --full-corpus
+CORPUS_SOUNDFONTS = ("FluidR3_GM", "sf_GMbank", "TimGM6mb")
+
+
+def run_corpus(args):
+    """Data preparation, epochs/s and fit time of "pitch mode + pull" on the full corpus."""
+    import torch
+
+    from perceptual_timbre.datasets import load_instrument_corpus
+    from perceptual_timbre.model import PerceptualVAE, log_bins_per_octave
+    from perceptual_timbre.transforms import LogMagnitude, NSGTTransformer
+
+    threads = args.threads or int(os.environ.get("OMP_NUM_THREADS") or 1)
+    torch.set_num_threads(threads)
+    load_start = _load()
+    path = args.corpus_data
+    seconds = {}
+    if path is not None and Path(path).is_file():
+        with np.load(path, allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}
+        seconds = {k[2:]: float(data.pop(k)) for k in list(data) if k.startswith("s_")}
+        seconds["loaded from"] = str(path)
+        print(f"[corpus] read {path}", flush=True)
+    else:
+        t0 = time.perf_counter()
+        corpus = load_instrument_corpus(list(CORPUS_SOUNDFONTS), cache=False, n_jobs=args.jobs)
+        seconds["render"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        S = np.vstack([_analyse(corpus.audio[i:i + 500])
+                       for i in range(0, len(corpus.audio), 500)])
+        seconds["analysis"] = time.perf_counter() - t0
+        data = {"S": S, "pitch": corpus.pitch, "velocity": corpus.velocity,
+                "instrument": corpus.instrument.astype(str),
+                "soundfont": corpus.soundfont.astype(str),
+                "n_skipped": np.asarray(len(corpus.skipped))}
+        print(f"[corpus] {len(S)} notes: render {seconds['render']:.0f} s, analysis "
+              f"{seconds['analysis']:.0f} s", flush=True)
+        if path is not None:
+            np.savez_compressed(path, **data, **{f"s_{k}": v for k, v in seconds.items()})
+    if args.prepare:
+        return 0
+    load_prep = _load()
+    S, pitch = data["S"], data["pitch"].astype(float)
+    t0 = time.perf_counter()
+    log = LogMagnitude().fit(S)
+    L = log.transform(S)
+    seconds["log"] = time.perf_counter() - t0
+    nsgt = NSGTTransformer(random_state=0).fit(np.zeros((1, 22050)) + 1e-3)
+    bpo = log_bins_per_octave(nsgt.frequencies_)
+    # the pull keeps the SoundFonts' samples of one instrument and velocity apart (as the
+    # two-SoundFont row of the main benchmark)
+    groups = np.char.add(np.char.add(data["instrument"], data["velocity"].astype(str)),
+                         np.char.add("/", data["soundfont"]))
+    epochs = args.epochs or PITCH_VAE["max_epochs"]
+    model = PerceptualVAE(**{**PITCH_VAE, "max_epochs": epochs}, bins_per_octave=bpo,
+                          pull=args.pull, random_state=0, verbose=2)  # a line per epoch
+    t0 = time.perf_counter()
+    model.fit(L, pitch=pitch, groups=groups)
+    fit = time.perf_counter() - t0
+    load_fit = _load()
+    eps = model.n_epochs_ / fit
+    full_epochs = PITCH_VAE["max_epochs"]
+    measured = model.n_epochs_ >= full_epochs
+    Z = model.transform(L, pitch=pitch)
+    mean = L.mean(axis=0)
+    train_err = err(model.inverse_transform(Z), L, mean)
+    inv = invariance(Z[:, :-1], data["instrument"],
+                     np.char.add(data["velocity"].astype(str), data["soundfont"]))
+    n_sf = {str(sf): int(np.sum(data["soundfont"] == sf)) for sf in np.unique(data["soundfont"])}
+    row = {"notes": len(L), "bins": L.shape[1], "threads": threads, "epochs run": model.n_epochs_,
+           "fit (s)": fit, "epochs/s": eps,
+           "full fit (s)": fit if measured else full_epochs / eps,
+           "full fit": "measured" if measured else f"extrapolated from {model.n_epochs_} epochs",
+           "train err": train_err, "invariance (all notes)": inv}
+    prep = {k: v for k, v in seconds.items() if k in ("render", "analysis", "log")}
+    intro = (
+        f"The full corpus: `load_instrument_corpus({list(CORPUS_SOUNDFONTS)})`, the 12 "
+        f"instruments over their playable ranges x velocities "
+        f"{sorted(set(data['velocity'].tolist()))}: {len(L)} notes ({n_sf}; "
+        f"{int(data['n_skipped'])} notes skipped, unsounded). Front: `NSGTTransformer()` "
+        f"(constant-Q, {bpo:.3f} bins per octave, {L.shape[1]} bins, one stable frame per "
+        f"note) and `LogMagnitude`. Model: the main benchmark's 'pitch-mode VAE + pull' "
+        f"(`PITCH_VAE` = {PITCH_VAE}, pull {args.pull}, groups = instrument + velocity + "
+        f"SoundFont), seed 0, on the CPU with {threads} torch thread(s). "
+        + ("The full fit was run." if measured else
+           f"Only {model.n_epochs_} of {full_epochs} epochs were run: the full fit time is "
+           f"EXTRAPOLATED as {full_epochs} / (epochs/s).")
+        + f" Data preparation (s): {', '.join(f'{k} {v:.1f}' for k, v in prep.items())}"
+        + (f" (frames read from {seconds['loaded from']}; rendered and analysed in the run "
+           f"that wrote it)" if "loaded from" in seconds else "")
+        + f". Load averages (1/5/15 min) on {os.cpu_count()} cores shared with other jobs: "
+        f"at start {load_start['loadavg']}, after data preparation {load_prep['loadavg']}, "
+        f"after the fit {load_fit['loadavg']}."
+    )
+    write_results(
+        args.output, "bench_pitch_corpus",
+        {"row": row, "seconds": seconds, "soundfonts": n_sf, "bins_per_octave": bpo,
+         "pitch_range": [float(pitch.min()), float(pitch.max())],
+         "load": {"start": load_start, "after_prep": load_prep, "after_fit": load_fit},
+         "history_last": {k: float(v) for k, v in model.history_[-1].items()
+                          if isinstance(v, (int, float))}
+         if model.history_ and isinstance(model.history_[-1], dict) else None,
+         "args": vars(args), "environment": environment_info()},
+        title="Pitch mode + pull on the full corpus (bench_pitch --full-corpus)",
+        intro=intro, sections=[("Fit", markdown_table([row])),
+                               ("Data preparation (s)", markdown_table([prep]))])
+    print(f"[corpus] {row}; wrote {args.output}/bench_pitch_corpus.md", flush=True)
+    return 0
+
+
 # ------------------------------------------------------------------------------ main
 PULL = 0.1  # chosen on the FluidR3 split (see the user guide's pitch-mode section)
 
@@ -295,7 +687,25 @@ def main(argv=None):
                              "sf_GMbank, Debian csound-soundfont): one more row")
     parser.add_argument("--prepare", action="store_true",
                         help="only render, analyse and write --data")
+    parser.add_argument("--logo", action="store_true",
+                        help="only the leave-one-family-out agreement of the teacher space with "
+                             "and without pitch mode (bench_pitch_logo.md/.json)")
+    parser.add_argument("--logo-spaces", nargs="+", default=list(LOGO_SPACES),
+                        choices=list(LOGO_SPACES), help="the spaces of --logo")
+    parser.add_argument("--data-home", default=None, help="shared data of --logo's studies")
+    parser.add_argument("--full-corpus", action="store_true",
+                        help="only data preparation and fit time of pitch mode + pull on the "
+                             "full three-SoundFont corpus (bench_pitch_corpus.md/.json); "
+                             "--epochs N fits N epochs and extrapolates the 1000")
+    parser.add_argument("--corpus-data", type=Path, default=None,
+                        help="npz of --full-corpus's analysed notes: read if present, else "
+                             "written")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads of the --full-corpus fit (default OMP_NUM_THREADS)")
     args = parser.parse_args(argv)
+    if args.logo or args.full_corpus:
+        return max(run_logo(args) if args.logo else 0,
+                   run_corpus(args) if args.full_corpus else 0)
     from joblib import Parallel, delayed
 
     from perceptual_timbre.datasets import find_soundfonts
