@@ -120,10 +120,10 @@ def test_coverage_counts_pairs_rated_before_and_never_proposes_them(study):
     assert again == second
 
 
-def test_coverage_with_a_prior_spreads_each_sounds_partners_over_its_distance_range(study):
-    """With ``space`` = a prior dissimilarity matrix, coverage keeps the anchor balance and
-    gives every sound partners in its near, middle and far third (as far as its count
-    allows); plain coverage leaves that to chance."""
+def test_stratified_coverage_spreads_each_sounds_partners_over_its_distance_range(study):
+    """With ``space`` = a prior dissimilarity matrix, stratified coverage keeps the anchor
+    balance and gives every sound partners in its near, middle and far third (as far as its
+    count allows); plain coverage leaves that to chance."""
     from perceptual_timbre.listening._design import _anchor_strata
 
     _, names, D = study
@@ -137,13 +137,67 @@ def test_coverage_with_a_prior_spreads_each_sounds_partners_over_its_distance_ra
             fill[j, strata[j, i]] += 1
         return (fill.max(axis=1) - fill.min(axis=1)).max()
 
-    design = design_experiment(names, n_pairs=0.4, space=D, random_state=0)
+    design = design_experiment(names, n_pairs=0.4, strategy="stratified", space=D,
+                               random_state=0)
     counts = design.pairs_per_sound()
     assert counts.max() - counts.min() <= 1
     assert worst_gap(design) <= 2
     plain = [worst_gap(design_experiment(names, n_pairs=0.4, random_state=s)) for s in range(5)]
     assert np.mean(plain) > worst_gap(design)
-    assert design == design_experiment(names, n_pairs=0.4, space=D, random_state=0)
+    assert design == design_experiment(names, n_pairs=0.4, strategy="stratified", space=D,
+                                       random_state=0)
+    with pytest.raises(ParameterError, match='"stratified" needs space'):
+        design_experiment(names, n_pairs=0.4, strategy="stratified")
+
+
+def test_coverage_with_a_prior_rates_the_directions_not_yet_rated():
+    """Sounds on the corners of a square, both horizontal pairs rated: every sound anchors
+    one pair, so the counts tie; the leverage sends the next pair along the vertical, the
+    direction no rated pair spans (a diagonal half spans it), whatever the seed. Plain
+    coverage picks among the four at random."""
+    xy = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    prior = np.linalg.norm(xy[:, None] - xy[None], axis=-1)
+    rated = np.zeros((4, 4))
+    rated[0, 1] = rated[2, 3] = 1
+    vertical = {(0, 2), (1, 3)}
+    picked = [tuple(design_experiment(4, n_pairs=1, space=prior, rated=rated, repeats=0,
+                                      random_state=s).pairs[0]) for s in range(10)]
+    assert set(picked) <= vertical
+    plain = [tuple(design_experiment(4, n_pairs=1, rated=rated, repeats=0,
+                                     random_state=s).pairs[0]) for s in range(10)]
+    assert not set(plain) <= vertical
+
+
+def test_coverage_with_a_prior_spans_more_directions_and_keeps_the_balance(study):
+    """On the study's own dissimilarities as the prior: coverage with ``space`` keeps every
+    sound within one pair of every other, and its pairs' directions in the prior's space
+    (the terms the leverage counts) span more than plain coverage's: a larger
+    log-determinant of their information matrix, for every seed."""
+    from perceptual_timbre.listening._design import (
+        _RIDGE,
+        _pair_terms,
+        _prior_coordinates,
+    )
+
+    _, names, D = study
+    Y = _prior_coordinates(D)
+
+    def logdet(design):
+        X = _pair_terms(Y, design.pairs)
+        return np.linalg.slogdet(_RIDGE * np.eye(X.shape[1]) + X.T @ X)[1]
+
+    for s in range(3):
+        design = design_experiment(names, n_pairs=0.3, space=D, random_state=s)
+        assert design.strategy == "coverage"
+        counts = design.pairs_per_sound()
+        assert counts.max() - counts.min() <= 1
+        plain = design_experiment(names, n_pairs=0.3, random_state=s)
+        assert logdet(design) > logdet(plain)
+    # a prior on a line cannot tell pairs apart (one direction): ties go to chance, as
+    # without a prior
+    line = np.abs(np.subtract.outer(np.arange(11.0), np.arange(11.0)))
+    assert np.array_equal(design_experiment(names, n_pairs=0.3, space=line, random_state=0).pairs,
+                          design_experiment(names, n_pairs=0.3, random_state=0).pairs)
 
 
 def test_designs_are_reproducible(study):
@@ -189,7 +243,9 @@ def test_uncertainty_picks_the_pairs_an_ensemble_disagrees_on(study):
     (dict(n_pairs=4, strategy="all"), 'strategy="all" rates all 10'),
     (dict(n_pairs=4, repeats=5), "5 repeats of 4 pairs"),
     (dict(n_pairs=4, strategy="random", space=np.zeros((5, 5))),
-     'only used by strategy="coverage" or "uncertainty"'),
+     'only used by strategy="coverage", "stratified" or "uncertainty"'),
+    (dict(n_pairs=4, strategy="stratified", space=np.zeros((4, 4))),
+     r'strategy="stratified" takes space = a prior dissimilarity matrix of shape \(5, 5\)'),
     (dict(n_pairs=4, space=np.zeros((2, 5, 5))), r"prior dissimilarity matrix of shape \(5, 5\)"),
     (dict(rated=np.ones((5, 5))), "all 10 pairs of the 5 sounds are already rated"),
     (dict(rated=np.ones((4, 4))), r"rated has shape \(4, 4\); expected \(5, 5\)"),
@@ -580,7 +636,7 @@ def test_benchmark_summary_chooses_shrinkage_without_the_held_out_family():
     raw = {}
     for s in studies:
         for st in module.STRATEGIES:
-            base = {"random": 0.5, "coverage": 0.55, "stratified": 0.55,
+            base = {"random": 0.5, "coverage": 0.55, "leverage": 0.55, "stratified": 0.55,
                     "uncertainty": 0.45}[st]
             curve = base + 0.4 * levels[:, None] + 0 * lams[None]
             # Grey gains from shrinkage at 20 %, the Patil studies lose from it
