@@ -1,6 +1,6 @@
 """Listening tests from the toolkit: design, run in a browser, read back, refit.
 
-- :func:`design_experiment` chooses the pairs to rate (all, random, coverage or
+- :func:`design_experiment` chooses the pairs to rate (all, random, coverage, stratified or
   uncertainty) and a balanced, randomized trial order with repeated pairs;
 - :func:`write_experiment` writes loudness-normalized WAV files, the trial list, a
   checksummed JSON manifest and a static HTML page that runs the test in any browser,
