@@ -63,8 +63,9 @@ class PairTargets:
         if self.embedding is None:
             return R, (None if self.label is None and self.rated is None else set_)
         e = self.embedding[idx]
-        T = torch.cdist(e, e, compute_mode="donot_use_mm_for_euclid_dist") * self.scale
-        T = T.to(torch.float32)
+        # exact differences for a batch's few classes (bit-identical to a precomputed
+        # matrix), a matrix product past 25 classes (the per-epoch agreement's thousands)
+        T = (torch.cdist(e, e) * self.scale).to(torch.float32)
         return (T if self.matrix is None else torch.where(set_, R, T)), None
 
 
