@@ -21,6 +21,7 @@ import json
 import math
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -181,6 +182,18 @@ def markdown_table(rows, columns=None, *, digits=3):
     return "\n".join(lines) + "\n"
 
 
+def dumps(obj):
+    """JSON indented by 2, with every list of numbers or strings on one line.
+
+    ``indent=2`` alone puts each number of the per-seed score arrays on a line of its own
+    (bench_listening's results passed 1 MB that way).
+    """
+    text = json.dumps(obj, indent=2)
+    # a JSON string never holds a raw newline, so ",<newline>" only separates items
+    return re.sub(r"\[\s*\n\s*([^\[\]{}]*?)\s*\n\s*\]",
+                  lambda m: "[" + re.sub(r",\s*\n\s*", ", ", m.group(1)) + "]", text)
+
+
 def write_results(output, name, payload, *, title, sections, intro=None):
     """Write ``<output>/<name>.json`` and ``<output>/<name>.md``.
 
@@ -208,7 +221,7 @@ def write_results(output, name, payload, *, title, sections, intro=None):
     payload = dict(payload)
     payload.setdefault("environment", environment_info())
     json_path = output / f"{name}.json"
-    json_path.write_text(json.dumps(to_jsonable(payload), indent=2) + "\n")
+    json_path.write_text(dumps(to_jsonable(payload)) + "\n")
     parts = [f"## {title}\n"]
     if intro:
         parts.append(intro.strip() + "\n")
