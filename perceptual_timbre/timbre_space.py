@@ -205,7 +205,7 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
         """Targets between the n training sounds (PairTargets, or None without any): the
         teacher's ``embedding`` distances (None: no teacher), ratings where given."""
         from .model import PerceptualVAE
-        from .model._targets import PairTargets, teacher_targets
+        from .model._targets import teacher_targets
 
         if dissimilarity is None:
             return None if embedding is None else teacher_targets(embedding)
@@ -224,14 +224,7 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
                 f"ratings.")
         # pairs nobody rated (counts 0, e.g. a partial listening test) keep the teacher's
         rated = None if ratings.counts is None else ratings.counts > 0
-        if embedding is not None:
-            return teacher_targets(embedding, label, ratings.matrix, rated)
-        import torch
-
-        top = max(float(ratings.matrix.max()), 1e-12)
-        return PairTargets(torch.as_tensor(ratings.matrix / top, dtype=torch.float32),
-                           label=torch.as_tensor(label),
-                           rated=None if rated is None else torch.as_tensor(rated))
+        return teacher_targets(embedding, label, ratings.matrix, rated)
 
     # ------------------------------------------------------------------ fit
     # the VAE inside is the user's: its parameters are validated too

@@ -86,18 +86,19 @@ def _pair_blocks(E, label, rated, chunk):
         yield rows, D, both
 
 
-def teacher_targets(embedding, label=None, matrix=None, rated=None, chunk=1024):
+def teacher_targets(embedding=None, label=None, matrix=None, rated=None, chunk=1024):
     """Targets from a teacher's embedding of every class, merged with ratings.
 
     Every pair of classes gets the distance between their embeddings; pairs of rated
     classes get their rating instead, brought to the teacher's scale over those pairs (the
     ratio of the two means). All targets are then divided by their maximum, as rated
     targets are. Memory stays linear in the number of classes: distances are computed
-    ``chunk`` rows at a time here and per batch in training.
+    ``chunk`` rows at a time here and per batch in training. Without an embedding, only
+    the rated pairs have targets.
 
     Parameters
     ----------
-    embedding : ndarray of shape (n_classes, d)
+    embedding : ndarray of shape (n_classes, d), default=None
     label : ndarray of int of shape (n_classes,), default=None
         Row of ``matrix`` of each class, -1 when not rated (needed with ``matrix``).
     matrix : ndarray of shape (m, m), default=None
@@ -109,26 +110,39 @@ def teacher_targets(embedding, label=None, matrix=None, rated=None, chunk=1024):
     -------
     PairTargets
     """
-    E = np.asarray(embedding, dtype=np.float64)
+    as_t = torch.as_tensor
     if matrix is not None:
         label = np.asarray(label, dtype=np.int64)
-        # the ratings' scale: the teacher's mean over the distinct rated pairs (i != j)
-        sums = np.zeros(2)
-        for rows, D, both in _pair_blocks(E, label, rated, chunk):
-            both[np.arange(D.shape[0]), np.arange(rows.start, rows.start + D.shape[0])] = False
-            g_r, g = np.maximum(label[rows], 0), np.maximum(label, 0)
-            sums += D[both].sum(), matrix[np.ix_(g_r, g)][both].sum()
-        matrix = matrix * (sums[0] / max(sums[1], 1e-12))
-    top = 0.0
+        rated_t = None if rated is None else as_t(np.asarray(rated, bool))
+    if embedding is None:
+        # the largest rating between two classes present (the others never count)
+        present = np.unique(label[label >= 0])
+        sub = matrix[np.ix_(present, present)]
+        if rated is not None:
+            sub = np.where(rated[np.ix_(present, present)], sub, 0.0)
+        top = max(float(sub.max()), 1e-12)
+        return PairTargets(as_t(matrix / top, dtype=torch.float32), label=as_t(label),
+                           rated=rated_t)
+    E = np.asarray(embedding, dtype=np.float64)
+    # one pass: the teacher's and the ratings' sums over the distinct rated pairs (i != j),
+    # the teacher's maximum over the other pairs and the ratings' over the rated ones
+    sums, top_teacher, top_rated = np.zeros(2), 0.0, 0.0
     for rows, D, both in _pair_blocks(E, label if matrix is not None else None, rated, chunk):
-        if both is not None:
-            D = np.where(both, matrix[np.ix_(np.maximum(label[rows], 0),
-                                             np.maximum(label, 0))], D)
-        top = max(top, float(D.max()))
-    top = max(top, 1e-12)
-    as_t = torch.as_tensor
+        if both is None:
+            top_teacher = max(top_teacher, float(D.max()))
+            continue
+        R = matrix[np.ix_(np.maximum(label[rows], 0), np.maximum(label, 0))]
+        top_teacher = max(top_teacher, float(D[~both].max(initial=0.0)))
+        top_rated = max(top_rated, float(R[both].max(initial=0.0)))
+        both[np.arange(D.shape[0]), np.arange(rows.start, rows.start + D.shape[0])] = False
+        sums += D[both].sum(), R[both].sum()
+    if matrix is not None:
+        scale = sums[0] / max(sums[1], 1e-12)
+        matrix = matrix * scale
+        top_rated *= scale
+    top = max(top_teacher, top_rated, 1e-12)
     return PairTargets(
         matrix=None if matrix is None else as_t(matrix / top, dtype=torch.float32),
         label=None if matrix is None else as_t(label),
-        rated=None if matrix is None or rated is None else as_t(np.asarray(rated, bool)),
+        rated=None if matrix is None else rated_t,
         embedding=as_t(E), scale=1.0 / top)
