@@ -231,12 +231,10 @@ def _legacy_block(name, a, params):
             _mel_power(a.S**2, a.sr, params["n_mels"], fmin=params["fmin"]),
             ref=np.max, top_db=80.0))
         return logmel.mean(axis=1) if name == "logmel_mean" else logmel.std(axis=1)
-    energy = np.sum(a.S**2, axis=0)
-    loud = 10 * np.log10(energy / (energy.max() + 1e-20) + 1e-20) > -_LOUD_DB
     return np.concatenate([
         _envelope_descriptors(a.y, a.sr),
-        _spectral_descriptors(a.S, a.freqs, loud, a.y, a.sr, a.n_fft, a.hop),
-        _harmonic_descriptors(a.y, a.S, a.freqs, loud, a.sr, a.n_fft, a.hop,
+        _spectral_descriptors(a.S, a.freqs, a.loud, a.y, a.sr, a.n_fft, a.hop),
+        _harmonic_descriptors(a.y, a.S, a.freqs, a.loud, a.sr, a.n_fft, a.hop,
                               params["fmin_f0"], 2000.0),
     ])
 
