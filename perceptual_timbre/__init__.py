@@ -8,6 +8,7 @@ that latent distances follow perception. Sub-packages:
 - :mod:`perceptual_timbre.datasets` -- timbre studies, instrument ratings, SoundFont notes.
 - :mod:`perceptual_timbre.model` -- the :class:`PerceptualVAE` estimator.
 - :mod:`perceptual_timbre.metrics` -- agreement between a space and ratings.
+- :mod:`perceptual_timbre.ensemble` -- ensembles of spaces, for epistemic uncertainty.
 - :mod:`perceptual_timbre.descriptors` -- audio descriptors and sound-level features.
 - :mod:`perceptual_timbre.synthesis` -- latent paths and descriptor-guided synthesis.
 - :mod:`perceptual_timbre.listening` -- design, run (in a browser) and read listening tests.
@@ -23,6 +24,7 @@ _LAZY = {
     "PerceptualVAE": "model",
     "MFCCEmbedding": "baselines",
     "embed_sounds": "embedding",
+    "SpaceEnsemble": "ensemble",
     "DescriptorPathSynthesizer": "synthesis",
     "PerceptualMetric": "perceptual_metric",
     "fit_perceptual_metric": "perceptual_metric",
@@ -35,6 +37,7 @@ _SUBMODULES = {
     "descriptors",
     "diagnostics",
     "embedding",
+    "ensemble",
     "exceptions",
     "listening",
     "metrics",

@@ -46,6 +46,24 @@ def _frame_pipeline(space):
     )
 
 
+def _has_posterior(space):
+    """True for a VAE space: a TimbreSpace or a frame Pipeline ending in a VAE."""
+    return (_frame_pipeline(space) and len(space) > 1) or hasattr(space, "vae")
+
+
+def _refuse_ensemble(space):
+    """Members of an ensemble have unaligned coordinates: there is no one embedding."""
+    from .ensemble import SpaceEnsemble
+
+    if isinstance(space, SpaceEnsemble):
+        raise ParameterError(
+            "embed_sounds does not take a SpaceEnsemble: its members' latent coordinates are "
+            "not aligned (each fit may rotate or flip the space), so neither their mean nor "
+            "one member's coordinates is the ensemble's embedding. Use "
+            "predicted_dissimilarity(ensemble, sounds, return_interval=True) for pooled "
+            "distances, or embed_sounds(ensemble.estimators_[k], sounds) for one member.")
+
+
 def embed_sounds(space, sounds, sr=22050, *, aggregate="mean", return_std=False):
     """One latent point per sound from a fitted timbre space.
 
@@ -98,6 +116,7 @@ def embed_sounds(space, sounds, sr=22050, *, aggregate="mean", return_std=False)
     >>> embed_sounds(space, sounds, sr=22050).shape
     (2, 8)
     """
+    _refuse_ensemble(space)
     if aggregate not in _AGGREGATES:
         raise ParameterError(
             f"aggregate must be one of {sorted(_AGGREGATES)}, got {aggregate!r}."
@@ -113,7 +132,7 @@ def embed_sounds(space, sounds, sr=22050, *, aggregate="mean", return_std=False)
     n = len(sounds)
 
     if return_std:
-        if not (_frame_pipeline(space) and len(space) > 1) and not hasattr(space, "vae"):
+        if not _has_posterior(space):
             raise ParameterError(
                 f"return_std needs a VAE space (a TimbreSpace or a frame Pipeline ending in a "
                 f"VAE); {type(space).__name__} has no posterior.")
@@ -236,16 +255,57 @@ def predicted_dissimilarity(space, sounds, sr=22050, *, metric="euclidean", aggr
     >>> bool(np.all(lo <= hi)), bool(np.all(np.diag(hi) == 0))
     (True, True)
     """
+    from .ensemble import SpaceEnsemble
+
+    if isinstance(space, SpaceEnsemble):
+        return _pooled_dissimilarity(space, sounds, sr, metric, aggregate, return_interval,
+                                     n_samples, confidence, random_state)
     if not return_interval:
         Z = embed_sounds(space, sounds, sr, aggregate=aggregate)
         return squareform(pdist(Z, metric))
     n_samples = _check_n_samples(n_samples)
     confidence = _check_confidence(confidence)
     rng = check_random_state(random_state)
+    d, draws = _distance_draws(space, sounds, sr, metric, aggregate, n_samples, rng)
+    return (squareform(d),) + _interval(draws, confidence)
+
+
+def _distance_draws(space, sounds, sr, metric, aggregate, n_samples, rng):
+    """Condensed distances between the embeddings, and between ``n_samples`` posterior
+    draws of them: (n_pairs,), (n_samples, n_pairs)."""
     Z, S = embed_sounds(space, sounds, sr, aggregate=aggregate, return_std=True)
-    D = squareform(pdist(Z, metric))
     noise = rng.standard_normal((n_samples,) + Z.shape)
-    draws = np.stack([pdist(Z + S * e, metric) for e in noise])  # (n_samples, n_pairs)
+    return pdist(Z, metric), np.stack([pdist(Z + S * e, metric) for e in noise])
+
+
+def _interval(draws, confidence):
+    """Central ``confidence`` range of condensed distance draws, as square matrices."""
     tail = 100 * (1 - confidence) / 2
     lower, upper = np.percentile(draws, [tail, 100 - tail], axis=0)
-    return D, squareform(lower), squareform(upper)
+    return squareform(lower), squareform(upper)
+
+
+def _pooled_dissimilarity(ensemble, sounds, sr, metric, aggregate, return_interval,
+                          n_samples, confidence, random_state):
+    """predicted_dissimilarity of a SpaceEnsemble: members' distances pooled."""
+    from .ensemble import check_ensemble
+
+    members = check_ensemble(ensemble)
+    if return_interval:
+        n_samples = _check_n_samples(n_samples)
+        confidence = _check_confidence(confidence)
+    rng = check_random_state(random_state)
+    point, draws = [], []
+    for member in members:
+        if return_interval and _has_posterior(member):
+            d, member_draws = _distance_draws(member, sounds, sr, metric, aggregate,
+                                              n_samples, rng)
+        else:  # no posterior: the member's point distances are its one draw
+            d = pdist(embed_sounds(member, sounds, sr, aggregate=aggregate), metric)
+            member_draws = d[None]
+        point.append(d)
+        draws.append(member_draws)
+    D = squareform(np.mean(point, axis=0))
+    if not return_interval:
+        return D
+    return (D,) + _interval(np.concatenate(draws), confidence)
