@@ -9,6 +9,14 @@ its frames' latent points, as every tool of the package encodes a sound: see
 ``embed_sounds(..., return_std=True)`` gives each sound's posterior spread and
 ``predicted_dissimilarity(..., return_interval=True)`` an interval for every distance from
 posterior samples.
+
+That posterior is the encoder's precision for one input (aleatoric, set by the trade-off
+between reconstruction and the KL prior), not uncertainty about the model: its intervals do
+not shrink as the space is fitted on more sounds. For that (epistemic) part, fit a
+:class:`~perceptual_timbre.SpaceEnsemble` (several seeds, optionally bootstrap resamples of
+the sounds) and pass it to :func:`predicted_dissimilarity`, which pools the members'
+distances and posterior draws; what each interval measures, with numbers from
+``benchmarks/bench_uncertainty.py``, is in the user guide (:ref:`uncertainty`).
 """
 
 import numbers
@@ -103,7 +111,10 @@ def embed_sounds(space, sounds, sr=22050, *, aggregate="mean", return_std=False)
     ------
     ParameterError
         For a sample rate that differs from the space's, bad audio, an unknown
-        ``aggregate``, or a space whose ``transform`` does not give one row per sound.
+        ``aggregate``, a space whose ``transform`` does not give one row per sound, or a
+        :class:`~perceptual_timbre.SpaceEnsemble` (its members' coordinates are not
+        aligned: use :func:`predicted_dissimilarity`, or embed with one member,
+        ``ensemble.estimators_[k]``).
 
     Examples
     --------
@@ -184,8 +195,16 @@ def predicted_dissimilarity(space, sounds, sr=22050, *, metric="euclidean", aggr
 
     Parameters
     ----------
-    space : fitted estimator or Pipeline
-        See :func:`embed_sounds`.
+    space : fitted estimator, Pipeline or SpaceEnsemble
+        See :func:`embed_sounds`. A fitted :class:`~perceptual_timbre.SpaceEnsemble` pools
+        its members: ``D`` is the mean of their distance matrices and the interval is the
+        central ``confidence`` range of the draws of all members together (each member
+        contributes ``n_samples`` posterior draws as described under ``return_interval``,
+        or, without a posterior, its one distance matrix), so it holds both each member's
+        posterior spread and the members' disagreement (epistemic uncertainty). Members'
+        distances are pooled as they are: the members of a VAE ensemble share one scale,
+        set by the KL prior (their mean distances differ by a few percent,
+        ``benchmarks/bench_uncertainty.py``).
     sounds : list of 1-D arrays or array of shape (n_sounds, n_audio_samples)
         Mono sounds at ``sr``.
     sr : int, default=22050
@@ -227,7 +246,8 @@ def predicted_dissimilarity(space, sounds, sr=22050, *, metric="euclidean", aggr
     ------
     ParameterError
         As :func:`embed_sounds`; for ``return_interval`` with a space that has no
-        posterior, ``n_samples`` < 2, or a ``confidence`` outside (0, 1).
+        posterior, ``n_samples`` < 2, a ``confidence`` outside (0, 1), or an unfitted
+        ``SpaceEnsemble`` (also a :class:`~sklearn.exceptions.NotFittedError`).
 
     Examples
     --------
@@ -288,9 +308,9 @@ def _interval(draws, confidence):
 def _pooled_dissimilarity(ensemble, sounds, sr, metric, aggregate, return_interval,
                           n_samples, confidence, random_state):
     """predicted_dissimilarity of a SpaceEnsemble: members' distances pooled."""
-    from .ensemble import check_ensemble
+    from .ensemble import _check_fitted_ensemble
 
-    members = check_ensemble(ensemble)
+    members = _check_fitted_ensemble(ensemble)
     if return_interval:
         n_samples = _check_n_samples(n_samples)
         confidence = _check_confidence(confidence)

@@ -41,7 +41,7 @@ class _EnsembleNotFitted(ParameterError, NotFittedError):
     """An unfitted ensemble was used: both our ParameterError and sklearn's NotFittedError."""
 
 
-def check_ensemble(ensemble):
+def _check_fitted_ensemble(ensemble):
     """Raise a clear error if ``ensemble`` is not fitted; return its members."""
     try:
         check_is_fitted(ensemble, "estimators_")
