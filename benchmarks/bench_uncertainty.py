@@ -33,8 +33,10 @@ larger training set is not also a longer training). Intervals are
    (``bootstrap=False``) and each member on a bootstrap resample of the training notes
    (``bootstrap=True``). Also reported: how much the members' scales differ (``scale_cv``:
    coefficient of variation over members of the mean distance between the member's
-   training notes) and the widths when every member's distances are divided by that scale
-   and brought back to the members' mean scale (``*_normalized``).
+   training notes), the widths when every member's distances are divided by that scale
+   and brought back to the members' mean scale (``*_normalized``), and the epistemic part
+   alone (``disagreement``: over the held-out pairs, the mean of the members' standard
+   deviation of the pair's distance divided by their mean).
 
 Checks (reported, from the issue): the mean width on the held-out notes at the largest
 training size is below the smallest size's (absolute and relative), and the Spearman is
@@ -133,6 +135,11 @@ def ensemble_record(ensemble, evaluation, train_sounds, n_held, dist, seed):
         draws.append(dr)
     scales = np.array(scales)
     out["scale_cv"] = float(scales.std(ddof=1) / scales.mean())
+    # the epistemic part alone: how far the members' point distances disagree, relative
+    # to their mean, on the held-out pairs
+    iu = np.triu_indices(n_held, 1)
+    held = np.array([squareform(d)[:n_held, :n_held][iu] for d in points])
+    out["disagreement"] = float(np.mean(held.std(axis=0, ddof=1) / held.mean(axis=0)))
     factor = scales.mean() / scales
     Dn = squareform(np.mean([f * d for f, d in zip(factor, points)], axis=0))
     lon, hin = _interval(np.concatenate([f * dr for f, dr in zip(factor, draws)]), CONFIDENCE)
@@ -261,7 +268,7 @@ def run(cfg, data_home, log=print):
                                                    for g in np.unique(groups)}})
                 log(f"  ensemble {name}: fit {te.seconds:.1f} s, width {rec['width']:.3f}, "
                     f"relative {rec['relative_width']:.3f}, spearman {rec['spearman']:.3f}, "
-                    f"scale cv {rec['scale_cv']:.3f}")
+                    f"disagreement {rec['disagreement']:.3f}, scale cv {rec['scale_cv']:.3f}")
     return summarize(records, cfg, groups)
 
 
@@ -304,7 +311,7 @@ def summarize(records, cfg, groups):
     for name in cfg["variants"]:
         recs = [r for r in records if r["variant"] == name]
         ens_rows = _mean_rows(recs, cfg, (
-            "width", "relative_width", "mean_distance", "spearman", "scale_cv",
+            "width", "relative_width", "mean_distance", "spearman", "disagreement", "scale_cv",
             "width_normalized", "relative_width_normalized", "spearman_normalized"))
         big = [r for r in recs if r["n_train"] == cfg["sizes"][-1]]
         ensembles[name] = {"rows": ens_rows, "largest_p_values": [r["p_value"] for r in big]}
@@ -346,7 +353,10 @@ def report(result, cfg, seconds, quick):
     for name, ens in result["ensembles"].items():
         label = f"{cfg['members']}-member ensemble, {name}"
         lines.append(_findings(ens["rows"], ens["largest_p_values"],
-                               result["ensemble_checks"][name], label.capitalize()))
+                               result["ensemble_checks"][name], label.capitalize())
+                     + " Members' disagreement (sd / mean of their distances, held-out "
+                     "pairs): " + ", ".join(f"{r['disagreement']:.3f} ({r['n_train']})"
+                                            for r in ens["rows"]) + ".")
         lines.append(_findings(ens["rows"], None,
                                result["ensemble_checks"][f"{name}_normalized"],
                                "Same, members' distances on a common scale", "_normalized")
@@ -357,6 +367,7 @@ def report(result, cfg, seconds, quick):
             row[f"{name} width"] = er["width"]
             row[f"{name} width / D"] = er["relative_width"]
             row[f"{name} spearman"] = er["spearman"]
+            row[f"{name} disagreement"] = er["disagreement"]
             row[f"{name} fit_s"] = er["fit_s"]
         sections.append((f"Ensemble ({label}) on the held-out notes by training size",
                          markdown_table(ens["rows"])))
