@@ -3,9 +3,11 @@
 A VAE's posterior (``embed_sounds(..., return_std=True)``) is the encoder's precision for
 one input, set by the trade-off between reconstruction and the KL prior; it does not shrink
 as the model sees more sounds (``benchmarks/bench_uncertainty.py``). Training the same space
-several times, with different seeds and optionally on bootstrap resamples of the sounds
-(deep ensembles, Lakshminarayanan et al. 2017), and looking at how far the members disagree
-estimates the *epistemic* part: the uncertainty about the model given the data it saw.
+several times, with different seeds (deep ensembles, Lakshminarayanan et al. 2017) and, by
+default, each on a bootstrap resample of the sounds, and looking at how far the members
+disagree estimates the *epistemic* part: the uncertainty about the model given the data it
+saw. Measured on SoundFont notes, only the bootstrap ensemble's intervals shrink (also
+relative to the distances) as the training set grows; see the user guide (:ref:`uncertainty`).
 
 :class:`SpaceEnsemble` fits the members; :func:`~perceptual_timbre.embedding.
 predicted_dissimilarity` pools them (mean distance matrix, interval from every member's
@@ -16,6 +18,7 @@ from numbers import Integral
 
 import numpy as np
 from joblib import Parallel, delayed
+from scipy import sparse
 from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.ensemble._base import _set_random_states
 from sklearn.exceptions import NotFittedError
@@ -62,6 +65,8 @@ def _fit_member(estimator, X, y, fit_params, seed, bootstrap):
         # per-sample fit params (len == n_samples) follow the resample; the rest (a Ratings
         # object, options) are passed unchanged
         fit_params = _check_method_params(X, fit_params, indices)
+        if sparse.issparse(X):  # some formats (dia, coo) cannot be row-indexed
+            X = X.tocsr()
         X = _safe_indexing(X, indices)
         y = None if y is None else _safe_indexing(y, indices)
     return estimator.fit(X, y, **fit_params), indices
@@ -91,10 +96,15 @@ class SpaceEnsemble(ParamValidationMixin, BaseEstimator):
         Its own ``random_state`` values are replaced by the members' seeds.
     n_members : int, default=5
         Number of fits (at least 2).
-    bootstrap : bool, default=False
+    bootstrap : bool, default=True
         Fit each member on a bootstrap resample of the sounds (drawn with replacement, as
-        many as given). Per-sample arguments follow the resample: ``y`` and every fit
-        parameter that is array-like with one entry per sound (e.g. ``pitch``) are sliced
+        many as given); False: every member sees every sound and only the seeds differ.
+        The default because only resampling makes the members' disagreement follow how
+        many sounds the space saw: on SoundFont notes (``benchmarks/bench_uncertainty.py``)
+        the pooled interval, relative to the distance, shrinks from 12 to 120 training
+        notes with ``bootstrap=True`` and not with seeds alone. Per-sample arguments
+        follow the resample: ``y`` and every fit parameter that is array-like with one
+        entry per sound (e.g. ``pitch``) are sliced
         with the same indices (``sklearn.utils._safe_indexing``); the others, such as a
         :class:`~perceptual_timbre.utils.validation.Ratings` ``dissimilarity``, are passed
         unchanged. A raw square matrix with as many rows as there are sounds would be
@@ -155,7 +165,7 @@ class SpaceEnsemble(ParamValidationMixin, BaseEstimator):
         "n_jobs": [Integral, None],
     }
 
-    def __init__(self, estimator, *, n_members=5, bootstrap=False, random_state=None,
+    def __init__(self, estimator, *, n_members=5, bootstrap=True, random_state=None,
                  n_jobs=None):
         self.estimator = estimator
         self.n_members = n_members

@@ -35,7 +35,7 @@ def notes(rendered_notes):
 
 @pytest.fixture(scope="module")
 def ensemble(notes):
-    return SpaceEnsemble(_space(), n_members=3, random_state=0).fit(notes)
+    return SpaceEnsemble(_space(), n_members=3, bootstrap=False, random_state=0).fit(notes)
 
 
 def test_members_are_seeded_clones_and_reproducible(notes, ensemble):
@@ -44,14 +44,14 @@ def test_members_are_seeded_clones_and_reproducible(notes, ensemble):
     seeds = [m.get_params()["vae__random_state"] for m in ensemble.estimators_]
     assert len(set(seeds)) == 3 and all(isinstance(s, int) for s in seeds)
     assert template.get_params()["vae__random_state"] is None  # the template is not touched
-    again = SpaceEnsemble(_space(), n_members=3, random_state=0).fit(notes)
+    again = SpaceEnsemble(_space(), n_members=3, bootstrap=False, random_state=0).fit(notes)
     np.testing.assert_array_equal(again.seeds_, ensemble.seeds_)
     for a, b in zip(ensemble.estimators_, again.estimators_):
         np.testing.assert_array_equal(embed_sounds(a, notes), embed_sounds(b, notes))
     # members differ from one another, and so do their distances
     D = [predicted_dissimilarity(m, notes) for m in ensemble.estimators_]
     assert not np.allclose(D[0], D[1]) and not np.allclose(D[1], D[2])
-    other = SpaceEnsemble(_space(), n_members=3, random_state=1).fit(notes)
+    other = SpaceEnsemble(_space(), n_members=3, bootstrap=False, random_state=1).fit(notes)
     assert not np.allclose(predicted_dissimilarity(other, notes),
                            predicted_dissimilarity(ensemble, notes))
 
@@ -110,7 +110,7 @@ def test_bootstrap_resamples_sounds_and_per_sample_fit_params(notes):
     sounds = list(notes)
     y, pitch = np.arange(12) * 10, np.linspace(40, 80, 12)
     ratings = Ratings(np.ones((12, 12)) - np.eye(12), list(range(0, 120, 10)))
-    ens = SpaceEnsemble(_Recorder(), n_members=4, bootstrap=True, random_state=0)
+    ens = SpaceEnsemble(_Recorder(), n_members=4, random_state=0)  # bootstrap by default
     ens.fit(sounds, y, pitch=pitch, dissimilarity=ratings)
     for member, idx in zip(ens.estimators_, ens.bootstrap_indices_):
         assert len(idx) == 12 and len(np.unique(idx)) < 12
@@ -120,7 +120,7 @@ def test_bootstrap_resamples_sounds_and_per_sample_fit_params(notes):
         assert member.dissimilarity_ is ratings  # not per-sample: passed unchanged
     assert len({tuple(i) for i in ens.bootstrap_indices_}) == 4
     # without bootstrap every member sees everything, unchanged
-    ens = SpaceEnsemble(_Recorder(), n_members=2).fit(sounds, y, pitch=pitch)
+    ens = SpaceEnsemble(_Recorder(), n_members=2, bootstrap=False).fit(sounds, y, pitch=pitch)
     assert all(m.X_ is sounds and m.pitch_ is pitch for m in ens.estimators_)
 
 
