@@ -176,3 +176,12 @@ def test_bad_input(notes, ensemble):
                                         n_members=2)])
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_n_jobs_gives_the_same_members():
+    X = np.random.default_rng(0).normal(size=(40, 5))
+    members = [SpaceEnsemble(PCA(2, svd_solver="randomized"), n_members=3, random_state=0,
+                             n_jobs=n_jobs).fit(X).estimators_ for n_jobs in (None, 2)]
+    for a, b in zip(*members):
+        np.testing.assert_array_equal(a.components_, b.components_)
+    assert not np.array_equal(members[0][0].components_, members[0][1].components_)
