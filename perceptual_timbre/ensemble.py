@@ -9,9 +9,9 @@ disagree estimates the *epistemic* part: the uncertainty about the model given t
 saw. Measured on SoundFont notes, only the bootstrap ensemble's intervals shrink (also
 relative to the distances) as the training set grows; see the user guide (:ref:`uncertainty`).
 
-:class:`SpaceEnsemble` fits the members; :func:`~perceptual_timbre.embedding.
-predicted_dissimilarity` pools them (mean distance matrix, interval from every member's
-posterior draws).
+:class:`SpaceEnsemble` fits the members;
+:func:`~perceptual_timbre.embedding.predicted_dissimilarity` pools them (mean distance
+matrix, interval from every member's posterior draws).
 """
 
 from numbers import Integral
@@ -79,11 +79,12 @@ class SpaceEnsemble(ParamValidationMixin, BaseEstimator):
     ``random_state`` parameter (all those of ``get_params(deep=True)``: the VAE's, a
     transformer's...) is set to its own seed, so the members start from different weights
     and see the data in a different order; with ``bootstrap=True`` each also sees its own
-    bootstrap resample of the sounds. :func:`~perceptual_timbre.embedding.
-    predicted_dissimilarity` then pools them: the mean of the members' distance matrices,
-    and an interval that holds both each member's posterior spread and the members'
-    disagreement. Members' latent coordinates are not aligned (a rotation or a flip of the
-    space is as good a fit), so only distances are pooled:
+    bootstrap resample of the sounds.
+    :func:`~perceptual_timbre.embedding.predicted_dissimilarity` then pools them: the mean
+    of the members' distance matrices, and an interval that holds both each member's
+    posterior spread and the members' disagreement. Members' latent coordinates are not
+    aligned (a rotation or a flip of the space is as good a fit), so only distances are
+    pooled:
     :func:`~perceptual_timbre.embed_sounds` refuses an ensemble.
 
     Parameters
