@@ -141,6 +141,11 @@ class _Space:
         module = self.vae.module_
         return int(getattr(module, "code_dim", module.latent_dim))
 
+    @property
+    def perceptual_dims(self):
+        """How many leading coordinates of a latent point are perceptual (None: all)."""
+        return getattr(self.vae, "perceptual_dims_", None)
+
     def _sound_pitch(self, sounds, frames):
         """One MIDI pitch per sound (pYIN; the VAE's estimate where pYIN finds none)."""
         from .model._pitch import sound_pitch

@@ -86,6 +86,10 @@ def embed_sounds(space, sounds, sr=22050, *, aggregate="mean", return_std=False)
     3. otherwise ``space.transform(sounds)`` must return one row per sound (e.g.
        :class:`~perceptual_timbre.baselines.MFCCEmbedding`).
 
+    A VAE with ``perceptual_dims`` (the default :class:`~perceptual_timbre.TimbreSpace`'s)
+    gives its perceptual coordinates only, the ones the ratings shaped: the others hold
+    what the decoder needs and would blur the distances.
+
     Parameters
     ----------
     space : fitted estimator or Pipeline
@@ -147,10 +151,14 @@ def embed_sounds(space, sounds, sr=22050, *, aggregate="mean", return_std=False)
             raise ParameterError(
                 f"return_std needs a VAE space (a TimbreSpace or a frame Pipeline ending in a "
                 f"VAE); {type(space).__name__} has no posterior.")
-        Z, Z_std = as_space(space).encode(sounds, aggregate=aggregate, return_std=True)
-        return np.asarray(Z, dtype=np.float64), np.asarray(Z_std, dtype=np.float64)
+        adapter = as_space(space)
+        Z, Z_std = adapter.encode(sounds, aggregate=aggregate, return_std=True)
+        k = adapter.perceptual_dims
+        return (np.asarray(Z, dtype=np.float64)[:, :k],
+                np.asarray(Z_std, dtype=np.float64)[:, :k])
     if _frame_pipeline(space) and len(space) > 1:
-        Z = as_space(space).encode(sounds, aggregate=aggregate)
+        adapter = as_space(space)
+        Z = adapter.encode(sounds, aggregate=aggregate)[:, :adapter.perceptual_dims]
     elif _frame_pipeline(space):  # a spectral transformer alone: mean spectra
         Z = np.vstack([_AGGREGATES[aggregate](f, axis=0)
                        for f in space[0].transform_frames(sounds)])

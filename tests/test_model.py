@@ -478,3 +478,40 @@ def test_input_noise_denoises_and_is_reproducible(grey):
 def test_bad_generalization_params_raise(grey, params):
     with pytest.raises(ParameterError, match=next(iter(params))):
         PerceptualVAE(**TINY, **params).fit(grey["X_one"])
+
+
+# ----------------------------------------------------------------------- perceptual dims
+def test_perceptual_dims_regularize_the_leading_coordinates_only(grey):
+    """The ratings shape the first ``perceptual_dims`` coordinates; the rest are free."""
+    X, y, r = grey["X"], grey["y"], grey["ratings"]
+    kw = dict(FAST, latent_dim=6, alpha=1.0, regularization="l2", max_epochs=20)
+    vae = PerceptualVAE(perceptual_dims=0.5, **kw).fit(X, y, dissimilarity=r)
+    assert vae.perceptual_dims_ == 3 and vae.transform(X[:2]).shape == (2, 6)
+    # the objective reads the perceptual coordinates only: moving the free ones changes
+    # nothing, moving a perceptual one does
+    batch = {"x": torch.as_tensor((grey["X_one"] - vae.feature_mean_) / vae.feature_scale_,
+                                  dtype=torch.float32),
+             "cls": torch.arange(16)}
+    objective = Objective("l2", target=PairTargets(torch.as_tensor(
+        r.subset(grey["names"]).matrix, dtype=torch.float32)), dims=vae.perceptual_dims_)
+
+    def reg(column, shift):
+        def module(x, side=None, **kwargs):
+            out = dict(vae.module_(x, side, **kwargs))
+            out["mu"] = out["mu"].clone()
+            out["mu"][:, column] += shift
+            return out
+        with torch.no_grad():
+            return float(objective(module, batch, beta=1.0, alpha=1.0, sample=False)["reg"])
+
+    ramp = torch.linspace(0.0, 3.0, 16)
+    assert reg(5, ramp) == reg(5, 0.0) > 0
+    assert reg(0, ramp) != reg(0, 0.0)
+    # same seed, all coordinates perceptual: another fit (the regularizer sees more)
+    full = PerceptualVAE(**kw).fit(X, y, dissimilarity=r)
+    assert full.perceptual_dims_ is None
+    assert not np.allclose(full.transform(X[:50]), vae.transform(X[:50]))
+    with pytest.raises(ParameterError, match="more than latent_dim"):
+        PerceptualVAE(perceptual_dims=7, **TINY).fit(grey["X_one"])
+    with pytest.raises(ParameterError, match="perceptual_dims"):
+        PerceptualVAE(perceptual_dims=1.5, **TINY).fit(grey["X_one"])

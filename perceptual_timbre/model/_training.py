@@ -59,6 +59,9 @@ class Objective:
         Weight (times ``reg_scale``) of the pull term: the mean squared latent distance
         between rows of the same ``group`` divided by the mean over all pairs of the batch
         (:func:`~perceptual_timbre.model._losses.pull_ratio`).
+    dims : int, default=None
+        The regularizer, the pull and :meth:`agreement` see the first ``dims`` coordinates
+        of ``mu`` only (the perceptual coordinates); None: all of them.
 
     A batch is a dict with ``x`` (n, n_features), ``cls`` (n,) long index of each row's
     rated class (-1: unrated, VAE loss only) and optionally ``side`` (encoder side input),
@@ -70,8 +73,9 @@ class Objective:
     """
 
     def __init__(self, regularization="kl", target=None, centres=None, sigma=1.0,
-                 reg_scale=1.0, class_means=False, pull=0.0):
+                 reg_scale=1.0, class_means=False, pull=0.0, dims=None):
         self.regularization = regularization
+        self.dims = dims
         self.reg_scale = reg_scale
         self.class_means = class_means
         self.pull = pull
@@ -104,8 +108,8 @@ class Objective:
         if rows.numel() > max_rows:
             rows = rows[torch.linspace(0, rows.numel() - 1, max_rows).round().long()]
         part = _take(data, rows)
-        idx, means = _class_means(_forward(module, part, part["x"], sample=False)["mu"],
-                                  part["cls"])
+        mu = _forward(module, part, part["x"], sample=False)["mu"][:, :self.dims]
+        idx, means = _class_means(mu, part["cls"])
         pairs = torch.triu(torch.ones(idx.numel(), idx.numel(), dtype=torch.bool,
                                       device=means.device), diagonal=1)
         target, mask = self.target(idx)
@@ -123,12 +127,14 @@ class Objective:
         nll = -gaussian_log_likelihood(batch["x"], out["x_mean"], out["log_scale"])
         kl = kl_normal(out["mu"], out["logvar"])
         reg = out["mu"].new_zeros(())
+        perceptual = out["mu"][:, :self.dims]  # the coordinates the ratings shape
         if alpha > 0 and self.active:
             rated = batch["cls"] >= 0
             idx = batch["cls"][rated]
-            mu = out["mu"][rated]
+            mu = perceptual[rated]
             if self.regularization == "prior" and idx.numel() > 0:
-                reg = prior_regularizer(mu, out["logvar"][rated], self.centres[idx])
+                reg = prior_regularizer(mu, out["logvar"][rated][:, :self.dims],
+                                        self.centres[idx])
             elif idx.numel() > 1 and self.regularization != "prior":
                 if self.class_means:
                     idx, mu = _class_means(mu, idx)
@@ -142,7 +148,7 @@ class Objective:
                     reg = l2_regularizer(mu, target, mask=mask)
         pull = out["mu"].new_zeros(())
         if self.pull > 0 and batch.get("group") is not None:
-            pull = pull_ratio(out["mu"], batch["group"])
+            pull = pull_ratio(perceptual, batch["group"])
         w = batch.get("weight")
         if w is None:
             nll_m, kl_m = nll.mean(), kl.mean()

@@ -157,6 +157,15 @@ class PerceptualVAE(
     target : {"ratings", "mds"}, default="ratings"
         Target distances of ``"kl"``/``"l2"``: the ratings themselves, or Euclidean
         distances between MDS positions of the ratings. Both are divided by their maximum.
+    perceptual_dims : int, float or None, default=None
+        How many leading latent coordinates the regularizer (and the pull term) shape: the
+        *perceptual coordinates*, between which distances follow the ratings (an int: that
+        many; a float in (0, 1]: that fraction of ``latent_dim``, rounded, at least one). The other
+        ``latent_dim - perceptual_dims`` coordinates are free to hold what the decoder needs
+        and the ratings do not describe, so the regularizer costs less reconstruction.
+        Distances between sounds are then read on the perceptual coordinates only
+        (:func:`~perceptual_timbre.embed_sounds` does); decoding uses all of them. None: all
+        ``latent_dim`` coordinates are perceptual.
     pretrain_epochs : int, default=0
         Two-stage schedule of the paper: train the plain VAE for this many epochs, then
         add the regularizer (counted within ``max_epochs``).
@@ -245,6 +254,8 @@ class PerceptualVAE(
         Lowest and highest training pitch (pitch mode; decoding outside it warns).
     bins_per_octave_ : float or None
         Bins per octave used by pitch mode.
+    perceptual_dims_ : int or None
+        Number of perceptual coordinates (``perceptual_dims`` resolved; None: all).
     n_features_in_ : int
     n_epochs_ : int
         Epochs actually run.
@@ -323,6 +334,8 @@ class PerceptualVAE(
 
     _parameter_constraints = {
         "latent_dim": [Interval(Integral, 1, None, closed="left")],
+        "perceptual_dims": [Interval(Integral, 1, None, closed="left"),
+                            Interval(Real, 0, 1, closed="right"), None],
         "hidden_layer_sizes": ["array-like"],
         "beta": [Interval(Real, 0, None, closed="left")],
         "warmup": [Interval(Integral, 0, None, closed="left")],
@@ -360,6 +373,7 @@ class PerceptualVAE(
         alpha=1.0,
         regularization="kl",
         target="ratings",
+        perceptual_dims=None,
         pretrain_epochs=0,
         max_epochs=1000,
         batch_size=128,
@@ -387,6 +401,7 @@ class PerceptualVAE(
         self.alpha = alpha
         self.regularization = regularization
         self.target = target
+        self.perceptual_dims = perceptual_dims
         self.pretrain_epochs = pretrain_epochs
         self.max_epochs = max_epochs
         self.batch_size = batch_size
@@ -442,14 +457,28 @@ class PerceptualVAE(
                 )
         return check_dissimilarity(dissimilarity, classes=classes)
 
+    def _perceptual_width(self):
+        """``perceptual_dims`` as a number of coordinates (None: all of them)."""
+        k = self.perceptual_dims
+        if k is None:
+            return None
+        if isinstance(k, Integral):
+            if k > self.latent_dim:
+                raise ParameterError(
+                    f"perceptual_dims={k} is more than latent_dim={self.latent_dim}; the "
+                    f"perceptual coordinates are some of the latent ones (or give a fraction).")
+            return int(k)
+        return max(1, round(k * self.latent_dim))
+
     def _targets(self, ratings, rated, seed):
         """Target distances (or class centres) of the rated classes, in ``rated`` order."""
         sub = ratings.subset(rated).matrix
         k = sub.shape[0]
-        n_comp = max(1, min(self.latent_dim, k - 1))
+        width = self.perceptual_dims_ or self.latent_dim
+        n_comp = max(1, min(width, k - 1))
         if self.regularization == "prior":
             pos = _mds(sub, n_comp, seed)
-            centres = np.zeros((k, self.latent_dim))
+            centres = np.zeros((k, width))
             centres[:, :n_comp] = pos
             iu = np.triu_indices(k, 1)
             mean_d = np.mean(np.linalg.norm(pos[iu[0]] - pos[iu[1]], axis=1))
@@ -536,6 +565,7 @@ class PerceptualVAE(
         device = resolve_device(self.device)
         if self.early_stopping and self.validation_fraction == 0:
             raise ParameterError("early_stopping=True needs validation_fraction > 0.")
+        self.perceptual_dims_ = self._perceptual_width()
         S = None
         if side is not None:
             S = check_array(side, dtype=np.float64, ensure_all_finite=False)
@@ -599,7 +629,7 @@ class PerceptualVAE(
         # the same for any transform size
         objective = Objective(self.regularization, reg_scale=float(n_features),
                               class_means=self.classes_per_batch is not None,
-                              pull=float(self.pull))
+                              pull=float(self.pull), dims=self.perceptual_dims_)
         group = self._pull_groups(groups, y, n)
         cls = np.full(n, -1, dtype=np.int64)
         if ratings is not None and self.alpha > 0:
@@ -723,8 +753,11 @@ class PerceptualVAE(
         # models saved before these parameters existed load with their defaults
         state = dict(state)
         for name, default in (("lr_schedule", "constant"), ("pitch_mode", None),
-                              ("bins_per_octave", None), ("pull", 0.0)):
+                              ("bins_per_octave", None), ("pull", 0.0),
+                              ("perceptual_dims", None)):
             state.setdefault(name, default)
+        if "module_" in state:
+            state.setdefault("perceptual_dims_", None)
         super().__setstate__(state)
 
     # ------------------------------------------------------------------ inference
