@@ -295,8 +295,9 @@ def evaluate(model, data, mean, pitched):
 #: fronts differ only in the spacing of their bins.
 LOGO_CQT_BINS = 24
 #: The spaces of ``--logo``: key -> (label, front, pitch mode). All are bench_generalization's
-#: ``space_teacher`` (``make_space(fold metric, SPACE_PARAMS)``) with the front and the VAE's
-#: ``pitch_mode`` replaced (and ``random_state`` = the seed).
+#: ``space_teacher`` as it was measured (``make_space(fold metric, FORMER_PARAMS)``: latent
+#: 32, all coordinates perceptual) with the front and the VAE's ``pitch_mode`` replaced (and
+#: ``random_state`` = the seed).
 LOGO_SPACES = {
     "mel": ("teacher space, mel front (= space_teacher)", "mel", False),
     "cqt": ("teacher space, CQT front", "cqt", False),
@@ -366,7 +367,7 @@ class CachedPitch:
 def _logo_space(teacher, key, seed):
     """bench_generalization's teacher space with the front, pitch mode and seed of ``key``."""
     _, front, pitched = LOGO_SPACES[key]
-    space = bg.make_space(teacher, bg.SPACE_PARAMS)
+    space = bg.make_space(teacher, bg.FORMER_PARAMS)
     space.set_params(spectral=bg.CachedSpectral() if front == "mel" else CachedCQT(),
                      vae__random_state=seed)
     if pitched:

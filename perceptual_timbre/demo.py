@@ -163,8 +163,9 @@ def _heldout_table(path=_HELDOUT):
 
 
 def _fit(name, space, notes, ratings):
-    """Fit one space of the demo and embed the notes: ``(name, space, seconds, latents)``."""
-    from .embedding import embed_sounds
+    """Fit one space of the demo and encode the notes: ``(name, space, seconds, latents)``,
+    all latent coordinates (the decoder's input)."""
+    from ._space import as_space
 
     t0 = time.perf_counter()
     if name in ("unregularized", "regularized"):
@@ -174,7 +175,7 @@ def _fit(name, space, notes, ratings):
         space.fit(notes.audio, None if ratings is None else notes.instrument,
                   dissimilarity=ratings)
     seconds = time.perf_counter() - t0
-    return name, space, seconds, embed_sounds(space, notes.audio, notes.sr)
+    return name, space, seconds, as_space(space).encode(notes.audio)
 
 
 def _paper_fits(notes, ratings, random_state, quick):
@@ -273,6 +274,7 @@ def main(argv=None):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ._space import as_space
     from .datasets import get_data_home, load_instrument_ratings, render_instrument_notes
 
     out = Path(args.output)
@@ -323,7 +325,8 @@ def main(argv=None):
     # 3./4. the timbre space, then paper mode's results
     latents, results = {}, []
     for name, est, fit_s, Z_space in fitted:
-        latents[name] = Z_space
+        # distances are read on the perceptual coordinates (what embed_sounds gives)
+        latents[name] = Z_space = Z_space[:, :as_space(est).perceptual_dims]
         row = {"space": name, "fit (s)": f"{fit_s:.1f}",
                "epochs": len((est if est is space else est[-1]).history_)}
         if ratings is not None:

@@ -72,7 +72,8 @@ def _refuse_ensemble(space):
             "distances, or embed_sounds(ensemble.estimators_[k], sounds) for one member.")
 
 
-def embed_sounds(space, sounds, sr=22050, *, aggregate="mean", return_std=False):
+def embed_sounds(space, sounds, sr=22050, *, aggregate="mean", return_std=False,
+                 coordinates="perceptual"):
     """One latent point per sound from a fitted timbre space.
 
     How the space is used, in order:
@@ -88,7 +89,8 @@ def embed_sounds(space, sounds, sr=22050, *, aggregate="mean", return_std=False)
 
     A VAE with ``perceptual_dims`` (the default :class:`~perceptual_timbre.TimbreSpace`'s)
     gives its perceptual coordinates only, the ones the ratings shaped: the others hold
-    what the decoder needs and would blur the distances.
+    what the decoder needs and would blur the distances. Points to decode (latent paths,
+    ``render_path``) need all of them: ``coordinates="all"``.
 
     Parameters
     ----------
@@ -104,6 +106,10 @@ def embed_sounds(space, sounds, sr=22050, *, aggregate="mean", return_std=False)
         Also return each sound's posterior spread (VAE spaces only): the root mean square of
         its frames' posterior standard deviations, per latent coordinate. Sounds unlike the
         training data get wider spreads.
+    coordinates : {"perceptual", "all"}, default="perceptual"
+        ``"perceptual"``: where distances are read (all coordinates unless the VAE has
+        ``perceptual_dims``); ``"all"``: the whole latent point, which the space decodes
+        (VAE spaces; any other space gives its one embedding either way).
 
     Returns
     -------
@@ -132,6 +138,9 @@ def embed_sounds(space, sounds, sr=22050, *, aggregate="mean", return_std=False)
     (2, 8)
     """
     _refuse_ensemble(space)
+    if coordinates not in ("perceptual", "all"):
+        raise ParameterError(
+            f"coordinates must be 'perceptual' or 'all', got {coordinates!r}.")
     if aggregate not in _AGGREGATES:
         raise ParameterError(
             f"aggregate must be one of {sorted(_AGGREGATES)}, got {aggregate!r}."
@@ -153,12 +162,14 @@ def embed_sounds(space, sounds, sr=22050, *, aggregate="mean", return_std=False)
                 f"VAE); {type(space).__name__} has no posterior.")
         adapter = as_space(space)
         Z, Z_std = adapter.encode(sounds, aggregate=aggregate, return_std=True)
-        k = adapter.perceptual_dims
+        k = adapter.perceptual_dims if coordinates == "perceptual" else None
         return (np.asarray(Z, dtype=np.float64)[:, :k],
                 np.asarray(Z_std, dtype=np.float64)[:, :k])
-    if _frame_pipeline(space) and len(space) > 1:
+    if (_frame_pipeline(space) and len(space) > 1) or (
+            coordinates == "all" and _has_posterior(space)):
         adapter = as_space(space)
-        Z = adapter.encode(sounds, aggregate=aggregate)[:, :adapter.perceptual_dims]
+        Z = adapter.encode(sounds, aggregate=aggregate)
+        Z = Z[:, :adapter.perceptual_dims] if coordinates == "perceptual" else Z
     elif _frame_pipeline(space):  # a spectral transformer alone: mean spectra
         Z = np.vstack([_AGGREGATES[aggregate](f, axis=0)
                        for f in space[0].transform_frames(sounds)])

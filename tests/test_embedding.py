@@ -104,6 +104,11 @@ def test_bad_input(study, stft_space):
     sounds, _, _ = study
     with pytest.raises(ParameterError, match="aggregate"):
         embed_sounds(stft_space, sounds, sr=SR, aggregate="max")
+    with pytest.raises(ParameterError, match="coordinates must be"):
+        embed_sounds(stft_space, sounds, sr=SR, coordinates="timbre")
+    # a paper pipeline: every coordinate is perceptual
+    np.testing.assert_array_equal(embed_sounds(stft_space, sounds[:2], sr=SR),
+                                  embed_sounds(stft_space, sounds[:2], sr=SR, coordinates="all"))
     with pytest.raises(ParameterError, match="silent"):
         embed_sounds(stft_space, [sounds[0], np.zeros(4096)], sr=SR)
     with pytest.raises(ParameterError, match="single 1-D signal"):

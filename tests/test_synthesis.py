@@ -295,8 +295,12 @@ def test_teacher_space_renders_a_path_between_study_sounds(teacher_space, load_s
     from scipy.spatial.distance import cdist
 
     sounds, _, _ = load_study("McAdams1995")
-    Z = embed_sounds(teacher_space, sounds)
-    i, j = np.unravel_index(np.argmax(cdist(Z, Z)), (len(Z), len(Z)))
+    P = embed_sounds(teacher_space, sounds)  # perceptual coordinates: the distances
+    Z = embed_sounds(teacher_space, sounds, coordinates="all")  # the points to decode
+    np.testing.assert_allclose(Z[:, :P.shape[1]], P)
+    i, j = np.unravel_index(np.argmax(cdist(P, P)), (len(P), len(P)))
+    with pytest.raises(ParameterError, match="coordinates='all'"):
+        render_path(teacher_space, latent_path(P[i], P[j], n_steps=4))
     audio = render_path(teacher_space, latent_path(Z[i], Z[j], n_steps=16), duration=2.0)
     seg = int(0.25 * teacher_space.sr_)
     frames = teacher_space.transformer_.transform_frames([audio[:seg], audio[-seg:]])
@@ -328,8 +332,10 @@ def any_space(request, space, teacher_space, rendered_notes, tmp_path_factory):
 
 def test_every_tool_accepts_every_space(any_space, rendered_notes):
     audio, labels = rendered_notes.audio[::4], rendered_notes.instrument[::4]
-    Z = embed_sounds(any_space, audio)
+    Z = embed_sounds(any_space, audio, coordinates="all")
     assert Z.shape[0] == len(audio) and np.all(np.isfinite(Z))
+    perceptual = embed_sounds(any_space, audio)
+    np.testing.assert_allclose(perceptual, Z[:, :perceptual.shape[1]])
     centroids = sound_centroids(any_space, audio, labels)
     np.testing.assert_allclose(centroids["Flute"], Z[labels == "Flute"].mean(axis=0))
     out = interpolate_sounds(any_space, "Flute", audio[0], n_steps=4, duration=0.5,
@@ -360,6 +366,10 @@ def test_posterior_spread_of_sounds(space, rendered_notes, load_study):
 
 
 def test_teacher_space_posterior_spread(teacher_space, rendered_notes):
-    Z, S = embed_sounds(teacher_space, rendered_notes.audio[:6], return_std=True)
+    Z, S = embed_sounds(teacher_space, rendered_notes.audio[:6], return_std=True,
+                        coordinates="all")
     np.testing.assert_allclose(Z, teacher_space.transform(rendered_notes.audio[:6]))
+    P, S_p = embed_sounds(teacher_space, rendered_notes.audio[:6], return_std=True)
+    np.testing.assert_allclose(P, Z[:, :32])
+    np.testing.assert_allclose(S_p, S[:, :32])
     assert S.shape == Z.shape and np.all(S > 0)

@@ -916,6 +916,9 @@ class PerceptualVAE(
         width = self.module_.code_dim
         if Z.shape[1] != width:
             what = " (timbre + a pitch column)" if self._pitched else ""
+            if Z.shape[1] == self.perceptual_dims_:
+                what += (f"; these are its perceptual coordinates only: decode the points of "
+                         f"transform, or embed_sounds(..., coordinates='all')")
             raise ParameterError(
                 f"latent points have {Z.shape[1]} dimensions, this model has {width}{what}."
             )

@@ -132,8 +132,11 @@ def render_path(space, Z_path, duration=None):
     if Z_path.ndim != 2 or Z_path.shape[0] < 1 or (
         sp.latent_dim is not None and Z_path.shape[1] != sp.latent_dim
     ):
+        hint = ("; embed_sounds gives the perceptual coordinates only, decode "
+                "embed_sounds(..., coordinates='all')"
+                if Z_path.ndim == 2 and Z_path.shape[1] == sp.perceptual_dims else "")
         raise ParameterError(
-            f"Z_path must have shape (n_steps, {sp.latent_dim}), got {Z_path.shape}."
+            f"Z_path must have shape (n_steps, {sp.latent_dim}), got {Z_path.shape}{hint}."
         )
     if not np.all(np.isfinite(Z_path)):
         raise ParameterError("Z_path contains NaN or infinite values.")
