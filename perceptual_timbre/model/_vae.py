@@ -917,8 +917,8 @@ class PerceptualVAE(
         if Z.shape[1] != width:
             what = " (timbre + a pitch column)" if self._pitched else ""
             if Z.shape[1] == self.perceptual_dims_:
-                what += (f"; these are its perceptual coordinates only: decode the points of "
-                         f"transform, or embed_sounds(..., coordinates='all')")
+                what += ("; these are its perceptual coordinates only: decode the points of "
+                         "transform, or embed_sounds(..., coordinates='all')")
             raise ParameterError(
                 f"latent points have {Z.shape[1]} dimensions, this model has {width}{what}."
             )
