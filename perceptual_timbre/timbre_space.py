@@ -100,7 +100,9 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
 
     Encoding a sound (:meth:`transform`, and every synthesis tool): the mean of the posterior
     means of its ``max_frames`` evenly spaced log frames, each encoded with the sound's side
-    input.
+    input. The regularizer shapes the first ``vae_.perceptual_dims_`` coordinates (32 of the
+    default 48): :meth:`embed` returns them, and distances between sounds are read there;
+    the rest are free for the decoder.
 
     Parameters
     ----------
@@ -366,7 +368,8 @@ class TimbreSpace(ParamValidationMixin, TransformerMixin, BaseEstimator):
         Returns
         -------
         Z : ndarray of shape (n_sounds, latent_dim) or (n_sounds, latent_dim + 1)
-            In pitch mode the last column is the pitch.
+            Every coordinate (what :meth:`inverse_transform` decodes; :meth:`embed` gives the
+            perceptual ones). In pitch mode the last column is the pitch.
         Z_std : ndarray of the shape of ``Z``
             Only with ``return_std=True``.
         """
