@@ -160,9 +160,9 @@ class PerceptualVAE(
     perceptual_dims : int, float or None, default=None
         How many leading latent coordinates the regularizer (and the pull term) shape: the
         *perceptual coordinates*, between which distances follow the ratings (an int: that
-        many; a float in (0, 1]: that fraction of ``latent_dim``, rounded, at least one). The other
-        ``latent_dim - perceptual_dims`` coordinates are free to hold what the decoder needs
-        and the ratings do not describe, so the regularizer costs less reconstruction.
+        many; a float in (0, 1]: that fraction of ``latent_dim``, rounded, at least one).
+        The other coordinates are free to hold what the decoder needs and the ratings do
+        not describe, so the regularizer costs less reconstruction.
         Distances between sounds are then read on the perceptual coordinates only
         (:func:`~perceptual_timbre.embed_sounds` does); decoding uses all of them. None: all
         ``latent_dim`` coordinates are perceptual.
