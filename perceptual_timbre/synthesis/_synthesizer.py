@@ -115,8 +115,10 @@ class DescriptorPathSynthesizer(ParamValidationMixin, BaseEstimator):
         difference of the standardized path, times ``(n_steps - 1) ** 2``.
     timbre_weight : float, default=0.01
         Weight of the distance-to-origin term (both methods).
-    max_iter : int, default=200
-        Optimizer iterations (gradient method).
+    max_iter : int, default=500
+        Optimizer iterations (gradient method). 200 stopped some paths before they
+        converged (Pearson of the audio's centroid with the target 0.84 at one seed of five
+        on the default timbre space; 0.97 or more with 500, for about 0.5 s more).
     learning_rate : float, default=0.05
         Adam step size, in standardized latent units (gradient method).
     n_grid : int, default=3000
@@ -199,7 +201,7 @@ class DescriptorPathSynthesizer(ParamValidationMixin, BaseEstimator):
         extent=0.8,
         smoothness=0.01,
         timbre_weight=0.01,
-        max_iter=200,
+        max_iter=500,
         learning_rate=0.05,
         n_grid=3000,
         n_neighbors=10,
