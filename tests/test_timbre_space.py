@@ -65,9 +65,9 @@ def test_reconstruction_cost_of_the_teacher_is_moderate(fold):
 def test_api_round_trip(fold, tmp_path):
     _, _, space, _, test = fold
     Z = space.transform(test.audio[:3])
-    assert Z.shape == (3, 48)
+    assert Z.shape == (3, 56)
     assert space.side_ == "teacher"
-    # distances are read on the 32 perceptual coordinates; decoding takes all 48
+    # distances are read on the 32 perceptual coordinates; decoding takes all 56
     assert space.vae_.perceptual_dims_ == 32
     np.testing.assert_allclose(embed_sounds(space, test.audio[:3]), Z[:, :32])
     audio = space.inverse_transform(Z[:2])
