@@ -150,7 +150,7 @@ def test_pretrained_teacher_needs_no_ratings(data_home):
 def test_teacher_and_ratings_and_kl(data_home):
     b = load_timbre_study("Patil2012_A3", data_home=data_home)
     kw = dict(transform="stft", teacher="pretrained", hidden_layer_sizes=(16,), latent_dim=4,
-              max_epochs=15, random_state=0)
+              perceptual_dims=None, max_epochs=15, random_state=0)  # 4-D: all perceptual
     both = make_timbre_space(**kw).fit(b.audio, b.names, dissimilarity=b.ratings)
     assert both.history_[-1]["reg"] < both.history_[0]["reg"]
     kl = make_timbre_space(regularization="kl", **kw).fit(b.audio)
