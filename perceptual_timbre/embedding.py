@@ -78,13 +78,14 @@ def embed_sounds(space, sounds, sr=22050, *, aggregate="mean", return_std=False,
 
     How the space is used, in order:
 
-    1. if it is a :class:`~sklearn.pipeline.Pipeline` whose first step is a spectral
-       transformer (it has ``transform_frames``), every frame of every sound goes through
-       the remaining steps (e.g. ``LogMagnitude`` then the VAE) and each sound's latent
-       frames are aggregated (the package's one definition of encoding a sound);
-    2. if it has an ``embed(sounds)`` method (a sound-level space such as
-       :class:`~perceptual_timbre.TimbreSpace`), that is used;
-    3. otherwise ``space.transform(sounds)`` must return one row per sound (e.g.
+    1. a VAE space -- a :class:`~perceptual_timbre.TimbreSpace`, or a
+       :class:`~sklearn.pipeline.Pipeline` whose first step is a spectral transformer (it
+       has ``transform_frames``) and whose last is a VAE -- encodes each sound as every
+       synthesis tool does: the mean of its frames' posterior means (the package's one
+       definition of encoding a sound; ``perceptual_timbre._space``);
+    2. a spectral transformer alone (a one-step Pipeline) gives each sound's mean spectrum;
+    3. otherwise the space's ``embed(sounds)`` is used if it has one, else
+       ``space.transform(sounds)``, which must return one row per sound (e.g.
        :class:`~perceptual_timbre.baselines.MFCCEmbedding`).
 
     A VAE with ``perceptual_dims`` (the default :class:`~perceptual_timbre.TimbreSpace`'s)
@@ -155,21 +156,18 @@ def embed_sounds(space, sounds, sr=22050, *, aggregate="mean", return_std=False,
     sounds = check_audio(sounds, name="sounds")
     n = len(sounds)
 
-    if return_std:
-        if not _has_posterior(space):
-            raise ParameterError(
-                f"return_std needs a VAE space (a TimbreSpace or a frame Pipeline ending in a "
-                f"VAE); {type(space).__name__} has no posterior.")
+    if _has_posterior(space):  # a VAE space: through the one adapter
         adapter = as_space(space)
-        Z, Z_std = adapter.encode(sounds, aggregate=aggregate, return_std=True)
         k = adapter.perceptual_dims if coordinates == "perceptual" else None
-        return (np.asarray(Z, dtype=np.float64)[:, :k],
-                np.asarray(Z_std, dtype=np.float64)[:, :k])
-    if (_frame_pipeline(space) and len(space) > 1) or (
-            coordinates == "all" and _has_posterior(space)):
-        adapter = as_space(space)
-        Z = adapter.encode(sounds, aggregate=aggregate)
-        Z = Z[:, :adapter.perceptual_dims] if coordinates == "perceptual" else Z
+        if return_std:
+            Z, Z_std = adapter.encode(sounds, aggregate=aggregate, return_std=True)
+            return (np.asarray(Z, dtype=np.float64)[:, :k],
+                    np.asarray(Z_std, dtype=np.float64)[:, :k])
+        Z = adapter.encode(sounds, aggregate=aggregate)[:, :k]
+    elif return_std:
+        raise ParameterError(
+            f"return_std needs a VAE space (a TimbreSpace or a frame Pipeline ending in a "
+            f"VAE); {type(space).__name__} has no posterior.")
     elif _frame_pipeline(space):  # a spectral transformer alone: mean spectra
         Z = np.vstack([_AGGREGATES[aggregate](f, axis=0)
                        for f in space[0].transform_frames(sounds)])
@@ -294,19 +292,30 @@ def predicted_dissimilarity(space, sounds, sr=22050, *, metric="euclidean", aggr
     >>> bool(np.all(lo <= hi)), bool(np.all(np.diag(hi) == 0))
     (True, True)
     """
-    from .ensemble import SpaceEnsemble
+    from .ensemble import SpaceEnsemble, _check_fitted_ensemble
 
-    if isinstance(space, SpaceEnsemble):
-        return _pooled_dissimilarity(space, sounds, sr, metric, aggregate, return_interval,
-                                     n_samples, confidence, random_state)
+    ensemble = isinstance(space, SpaceEnsemble)
+    members = _check_fitted_ensemble(space) if ensemble else [space]
+    if return_interval:
+        n_samples = _check_n_samples(n_samples)
+        confidence = _check_confidence(confidence)
+        rng = check_random_state(random_state)
+    point, draws = [], []
+    for member in members:
+        # a lone space needs a posterior for an interval; an ensemble member without one
+        # adds its point distances as its one draw
+        if return_interval and (not ensemble or _has_posterior(member)):
+            d, member_draws = _distance_draws(member, sounds, sr, metric, aggregate,
+                                              n_samples, rng)
+        else:
+            d = pdist(embed_sounds(member, sounds, sr, aggregate=aggregate), metric)
+            member_draws = d[None]
+        point.append(d)
+        draws.append(member_draws)
+    D = squareform(np.mean(point, axis=0))
     if not return_interval:
-        Z = embed_sounds(space, sounds, sr, aggregate=aggregate)
-        return squareform(pdist(Z, metric))
-    n_samples = _check_n_samples(n_samples)
-    confidence = _check_confidence(confidence)
-    rng = check_random_state(random_state)
-    d, draws = _distance_draws(space, sounds, sr, metric, aggregate, n_samples, rng)
-    return (squareform(d),) + _interval(draws, confidence)
+        return D
+    return (D,) + _interval(np.concatenate(draws), confidence)
 
 
 def _distance_draws(space, sounds, sr, metric, aggregate, n_samples, rng):
@@ -322,29 +331,3 @@ def _interval(draws, confidence):
     tail = 100 * (1 - confidence) / 2
     lower, upper = np.percentile(draws, [tail, 100 - tail], axis=0)
     return squareform(lower), squareform(upper)
-
-
-def _pooled_dissimilarity(ensemble, sounds, sr, metric, aggregate, return_interval,
-                          n_samples, confidence, random_state):
-    """predicted_dissimilarity of a SpaceEnsemble: members' distances pooled."""
-    from .ensemble import _check_fitted_ensemble
-
-    members = _check_fitted_ensemble(ensemble)
-    if return_interval:
-        n_samples = _check_n_samples(n_samples)
-        confidence = _check_confidence(confidence)
-    rng = check_random_state(random_state)
-    point, draws = [], []
-    for member in members:
-        if return_interval and _has_posterior(member):
-            d, member_draws = _distance_draws(member, sounds, sr, metric, aggregate,
-                                              n_samples, rng)
-        else:  # no posterior: the member's point distances are its one draw
-            d = pdist(embed_sounds(member, sounds, sr, aggregate=aggregate), metric)
-            member_draws = d[None]
-        point.append(d)
-        draws.append(member_draws)
-    D = squareform(np.mean(point, axis=0))
-    if not return_interval:
-        return D
-    return (D,) + _interval(np.concatenate(draws), confidence)
