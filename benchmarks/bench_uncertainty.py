@@ -232,28 +232,22 @@ def run(cfg, data_home, log=print):
                                                 n_samples=N_DRAWS, confidence=CONFIDENCE,
                                                 random_state=seed)
             _, S = embed_sounds(space, evaluation, SR, return_std=True)
-            width = hi - lo
-            iu = np.triu_indices(n_held, 1)
-            W_held, D_held = width[:n_held, :n_held][iu], D[:n_held, :n_held][iu]
-            # per evaluation sound: mean width of its intervals, and distance to training
-            per_sound = width.sum(axis=1) / (len(width) - 1)
             dist = distance_to_training(space, evaluation, train_frames)
-            rho, p = spearmanr(dist, per_sound)
-            rho_std = spearmanr(dist, S.mean(axis=1))[0]
+            rec = _widths(D, hi - lo, n_held, dist)
+            per_sound = rec.pop("per_sound")  # mean width of each evaluation sound's intervals
             records.append({
                 "variant": "posterior", "n_train": size, "seed": seed, "fit_s": t.seconds,
-                "width": float(W_held.mean()), "relative_width": float(np.mean(W_held / D_held)),
-                "posterior_std": float(S[:n_held].mean()), "mean_distance": float(D_held.mean()),
-                "spearman": float(rho), "p_value": float(p),
-                "spearman_posterior_std": float(rho_std), "epochs": int(space["vae"].n_epochs_),
+                **rec, "posterior_std": float(S[:n_held].mean()),
+                "spearman_posterior_std": float(spearmanr(dist, S.mean(axis=1))[0]),
+                "epochs": int(space["vae"].n_epochs_),
                 "width_by_group": {g: float(per_sound[groups == g].mean())
                                    for g in np.unique(groups)},
                 "distance_by_group": {g: float(dist[groups == g].mean())
                                       for g in np.unique(groups)},
             })
             log(f"n_train {size} seed {seed}: fit {t.seconds:.1f} s, width "
-                f"{W_held.mean():.3f}, relative {np.mean(W_held / D_held):.3f}, spearman "
-                f"{rho:.3f}")
+                f"{rec['width']:.3f}, relative {rec['relative_width']:.3f}, spearman "
+                f"{rec['spearman']:.3f}")
             for name in cfg["variants"]:
                 template = member_template(n_epochs(len(train_frames)))
                 ensemble = SpaceEnsemble(template, n_members=cfg["members"],
